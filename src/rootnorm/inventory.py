@@ -7,11 +7,12 @@ every inode's in-tree names are known, so an inode with links outside the root i
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
+import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from rootnorm.errors import UsageError
 
@@ -103,6 +104,9 @@ class Inventory:
         None when the path dangles, loops, or reaches something the walk did not list (an
         excluded path or another file system): then nothing in the tree decides its metadata.
         """
+        direct = self.by_rel.get(rel)
+        if direct is not None and not self.entries[direct].is_symlink:
+            return direct  # the common case: no link on the way (parents are directories)
         pending = [part for part in rel.split(b"/") if part]
         done: list[bytes] = []
         while pending:
@@ -149,9 +153,12 @@ class Inventory:
             self.links[(dev, ino)] = names
 
 
-def _excluded(rel: bytes, patterns: Sequence[str]) -> bool:
-    text = os.fsdecode(rel)
-    return any(fnmatchcase(text, pattern) for pattern in patterns)
+def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], bool]:
+    """One compiled matcher for all patterns; "*" also matches "/" (fnmatch semantics)."""
+    if not patterns:
+        return lambda rel: False
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return lambda rel: regex.match(os.fsdecode(rel)) is not None
 
 
 def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
@@ -175,6 +182,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     excluded = mounts = 0
     stack = [0]
     root_dev = root_st.st_dev
+    excluded_by = _exclusion(exclude)
     while stack:
         dir_index = stack.pop()
         directory = entries[dir_index]
@@ -188,7 +196,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
         subdirs = []
         for child in children:
             rel = prefix + child.name
-            if exclude and _excluded(rel, exclude):
+            if excluded_by(rel):
                 excluded += 1
                 continue
             try:
