@@ -203,7 +203,8 @@ def test_compileall_hard_link_groups_and_metadata_survive(
     for source in ("plain.py", "doc.py"):
         for opt in ("", "1", "2"):
             assert valid_against(cache_of(pkg / source, opt, "cpython-39"), pkg / source)
-    assert header(cache_of(pkg / "__init__.py", tag="cpython-39"))[0] == 3  # empty source: checked-hash
+    empty_init = cache_of(pkg / "__init__.py", tag="cpython-39")
+    assert header(empty_init)[0] == 3  # an empty source: made a checked-hash pyc
     if shared_outside:
         assert os.stat(outside).st_ino == old_ino and header(outside)[1] == NEW
     assert temp_files(root) == []
@@ -378,7 +379,8 @@ def test_parallel_run_matches_serial_run(tmp_path: Path) -> None:
         outside.mkdir()
         mixed_tree(root, outside, modules=420)  # > 256 candidates: the parallel path
         report = base / "report.json"
-        proc = rootnorm("--profile", str(profile), "--jobs", jobs, "--report", str(report), str(root))
+        args = ("--profile", str(profile), "--jobs", jobs, "--report", str(report))
+        proc = rootnorm(*args, str(root))
         assert_clean_exit(proc)
         assert temp_files(root) == []
         results.append((state(root), link_groups(root), read_report(report), state(outside)))
