@@ -132,20 +132,30 @@ class Inventory:
             pending[:0] = [p for p in target.split(b"/") if p]
         return self.by_rel.get(b"/".join(done))
 
-    def forget(self, index: int) -> None:
-        """Every name of `index` was unlinked: later passes must not look at them."""
-        for name_index in self.names_of(index):
+    def forget(self, index: int, names: Sequence[int] | None = None) -> None:
+        """Every name of `index` was unlinked: later passes must not look at them.
+
+        `names` (all names of the inode, known before the unlink) is required when the change
+        was made elsewhere (a worker): the old inode number may meanwhile belong to a new file.
+        """
+        names = list(self.names_of(index)) if names is None else list(names)
+        if self.links.get(self.entries[index].key) == names:
+            del self.links[self.entries[index].key]
+        for name_index in names:
             self.entries[name_index].mode = 0  # no file type: skipped from now on
 
-    def update_inode(self, index: int, dev: int, ino: int, size: int) -> None:
-        """Record that every in-tree name of `index` now refers to a new inode."""
-        names = list(self.names_of(index))
+    def update_inode(
+        self, index: int, dev: int, ino: int, size: int, names: Sequence[int] | None = None
+    ) -> None:
+        """Record that every in-tree name of `index` now refers to a new inode (see `forget`)."""
+        names = list(self.names_of(index)) if names is None else list(names)
         old_key = self.entries[index].key
         for name_index in names:
             entry = self.entries[name_index]
             entry.dev, entry.ino, entry.size, entry.nlink = dev, ino, size, len(names)
-        if len(names) > 1:
+        if self.links.get(old_key) == names:  # not if the number was reused for another file
             del self.links[old_key]
+        if len(names) > 1:
             self.links[(dev, ino)] = names
 
 
