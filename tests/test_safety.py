@@ -332,6 +332,7 @@ def mixed_tree(root: Path, outside: Path, modules: int = 6) -> None:
             os.link(pyc, outside / f"shared{number}.pyc")
     hashed = write_source(pkg / "hashed.py", "H = 1\n", NEW)
     cache_of(hashed).write_bytes(pyc_bytes("H = 1\n", 0, 0, flags=3))
+    set_mtime(cache_of(hashed), NEW)
     os.symlink("pkg/mod0000.py", pkg.parent / "alias.py")
     os.symlink("/nonexistent", root / "dangling")
     (root / "etc").mkdir()
