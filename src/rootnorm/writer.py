@@ -122,17 +122,21 @@ class Writer:
             os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             _unlink_quietly(temp, dir_fd)
+            with contextlib.suppress(OSError):  # the temp file changed the directory's mtime
+                self._settle_dir(entry.parent)
             raise
         finally:
             os.close(tmp_fd)
             os.close(src_fd)
         touched = {entry.parent}
-        for other in inventory.names_of(index):
-            if other != index:
-                self._relink(entry, dir_fd, inventory.entries[other])
-                touched.add(inventory.entries[other].parent)
-        for dir_index in touched:
-            self._settle_dir(dir_index)
+        try:
+            for other in inventory.names_of(index):
+                if other != index:
+                    touched.add(inventory.entries[other].parent)
+                    self._relink(entry, dir_fd, inventory.entries[other])
+        finally:
+            for dir_index in touched:
+                self._settle_dir(dir_index)
         inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
 
     def remove(self, index: int) -> None:
