@@ -45,6 +45,11 @@ class Entry:
         return stat.S_ISLNK(self.mode)
 
     @property
+    def linkable(self) -> bool:
+        """Can have hard links: anything but a directory (and a forgotten entry, mode 0)."""
+        return self.mode != 0 and not stat.S_ISDIR(self.mode)
+
+    @property
     def key(self) -> tuple[int, int]:
         return (self.dev, self.ino)
 
@@ -74,14 +79,14 @@ class Inventory:
 
     def names_of(self, index: int) -> Sequence[int]:
         entry = self.entries[index]
-        if entry.nlink > 1 and entry.is_file:
+        if entry.nlink > 1 and entry.linkable:
             return self.links[entry.key]
         return (index,)
 
     def is_primary(self, index: int) -> bool:
         """True for the first name of each inode: per-inode work is done once, through it."""
         entry = self.entries[index]
-        return entry.nlink == 1 or not entry.is_file or self.links[entry.key][0] == index
+        return entry.nlink == 1 or not entry.linkable or self.links[entry.key][0] == index
 
     def shared_outside(self, index: int) -> bool:
         """True when the inode has links the walk did not see: changes need a new inode."""
@@ -215,7 +220,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
             entries.append(entry)
             if stat.S_ISDIR(st.st_mode):
                 subdirs.append(index)
-            elif st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+            elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
                 links.setdefault(entry.key, []).append(index)
         stack.extend(reversed(subdirs))
     by_rel = {entry.rel: index for index, entry in enumerate(entries)}
