@@ -142,18 +142,38 @@ def test_symlink_hard_linked_from_outside_keeps_its_mtime_outside(tmp_path: Path
     """ostree bare checkouts hard-link symlinks too: the link's own mtime is an inode field."""
     root = tmp_path / "root"
     root.mkdir()
-    inside = root / "lib64"
+    inside, inside2 = root / "lib64", root / "lib64-again"
     os.symlink("usr/lib64", inside)
+    os.link(inside, inside2, follow_symlinks=False)  # an in-tree pair ...
     outside = tmp_path / "repo-object.symlink"
-    os.link(inside, outside, follow_symlinks=False)
-    set_mtime(inside, NEW)
-    old = os.lstat(outside)
+    os.link(inside, outside, follow_symlinks=False)  # ... also linked from outside
+    os.setxattr(inside, "trusted.rootnorm", b"link", follow_symlinks=False)
+    os.chown(inside, 4321, 8765, follow_symlinks=False)
+    fifo, fifo_out = root / "fifo", tmp_path / "fifo"
+    os.mkfifo(fifo, 0o640)
+    os.link(fifo, fifo_out)
+    pair, pair2 = root / "pair", root / "pair2"  # a symlink pair only inside: stays one inode
+    os.symlink("lib64", pair)
+    os.link(pair, pair2, follow_symlinks=False)
+    for path in (inside, fifo, pair):
+        set_mtime(path, NEW)
+    old, old_fifo = os.lstat(outside), os.lstat(fifo_out)
+    old_pair = os.lstat(pair).st_ino
     proc = run_ostree(root)
     assert_clean_exit(proc)
     st_out, st_in = os.lstat(outside), os.lstat(inside)
     assert (st_out.st_ino, st_out.st_mtime_ns) == (old.st_ino, NEW * NS)
     assert os.readlink(outside) == os.readlink(inside) == "usr/lib64"
     assert st_in.st_ino != old.st_ino and st_in.st_mtime_ns == 0
+    assert os.lstat(inside2).st_ino == st_in.st_ino and st_in.st_nlink == 2
+    assert (st_in.st_uid, st_in.st_gid) == (4321, 8765)
+    assert os.getxattr(inside, "trusted.rootnorm", follow_symlinks=False) == b"link"
+    st_fifo, st_fifo_out = os.lstat(fifo), os.lstat(fifo_out)
+    assert (st_fifo_out.st_ino, st_fifo_out.st_mtime_ns) == (old_fifo.st_ino, NEW * NS)
+    assert stat.S_ISFIFO(st_fifo.st_mode) and stat.S_IMODE(st_fifo.st_mode) == 0o640
+    assert st_fifo.st_ino != old_fifo.st_ino and st_fifo.st_mtime_ns == 0
+    st_pair = os.lstat(pair)
+    assert st_pair.st_ino == old_pair == os.lstat(pair2).st_ino and st_pair.st_mtime_ns == 0
     assert temp_files(root) == []
 
 
