@@ -214,11 +214,12 @@ class Writer:
         except PermissionError:
             if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                 raise
-        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
-        # After chown (which drops security.capability) and chmod; a failure aborts the
+        # After chown (which drops security.capability), before chmod (user.* needs write
+        # permission: a 0444 file without CAP_DAC_OVERRIDE refuses it); a failure aborts the
         # replace: an xattr is never lost silently.
         for name in xattr.listxattr(src_fd):
             xattr.setxattr(dst_fd, name, xattr.getxattr(src_fd, name))
+        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
         os.utime(dst_fd, ns=(mtime_ns, mtime_ns))
 
     def _check_unchanged(self, entry: Entry, dir_fd: int) -> None:
