@@ -71,6 +71,7 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     report.inventory = inventory
     report.add(Record(p.display(), "walk", Outcome.FAILED, p.why) for p in inventory.problems)
     candidates = _candidates(run, inventory)
+    report.add(_not_regular(run, inventory))
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
     if run.jobs > 1 and len(candidates) > CHUNK:
         _content_parallel(run, inventory, candidates, report, progress)
@@ -92,6 +93,20 @@ def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
             wanted = tuple(k for k, handler in enumerate(run.content) if handler.wants(entry))
             if wanted:
                 found.append((index, wanted))
+    return found
+
+
+def _not_regular(run: Run, inventory: Inventory) -> list[Record]:
+    """Names a content handler wants that are FIFOs, sockets, devices or directories."""
+    found: list[Record] = []
+    for entry in inventory.entries:
+        if entry.parent < 0 or entry.is_file or entry.is_symlink:
+            continue
+        found.extend(
+            Record(entry.display(), h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
+            for h in run.content
+            if h.wants(entry)
+        )
     return found
 
 
