@@ -74,7 +74,8 @@ def hostile(tmp_path: Path) -> Iterator[Hostile]:
     fifo_fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)  # never blocks, keeps the pipe alive
     os.write(fifo_fd, CANARY)
     src = write_source(special / "fifo.py", "F = 1\n", NEW)
-    os.mkfifo(cache_of(src).parent.mkdir() or cache_of(src))
+    cache_of(src).parent.mkdir()
+    os.mkfifo(cache_of(src))
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(str(special / "sock.pyc"))
     sock.close()
@@ -271,6 +272,8 @@ def test_path_longer_than_path_max(tmp_path: Path) -> None:
         os.close(fd)
     proc = run_tool("--profile", "ostree", str(root))
     assert "Traceback" not in proc.stdout + proc.stderr
+    # Today the walker and the writer use whole paths, so what lies beyond PATH_MAX is reported
+    # (ENAMETOOLONG, exit 3) and left alone; a fd-relative walk would process it (exit 0).
     assert proc.returncode in (0, 3), proc.stdout + proc.stderr
     if proc.returncode == 3:
         assert "too long" in proc.stdout
