@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection
+from elftools.elf.segments import NoteSegment
 
 from rootnorm.audit.buildpaths import BuildPaths, dates_in
 
@@ -72,14 +74,14 @@ def _has_build_id(elf: ELFFile) -> bool:
         notes: Iterator = (
             note
             for section in elf.iter_sections()
-            if section["sh_type"] == "SHT_NOTE"
+            if isinstance(section, NoteSection)
             for note in section.iter_notes()
         )
     else:  # section headers stripped (sstrip): the loadable notes are still there
         notes = (
             note
             for segment in elf.iter_segments()
-            if segment["p_type"] == "PT_NOTE"
+            if isinstance(segment, NoteSegment)
             for note in segment.iter_notes()
         )
     return any(note["n_type"] == "NT_GNU_BUILD_ID" for note in notes)
