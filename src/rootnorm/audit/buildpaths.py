@@ -42,7 +42,7 @@ _HOUR = frozenset(b"%02d" % hour for hour in range(24))
 # or alternation costs 5-10x); what precedes the match is checked by hand.
 # " dd yyyy[ hh:mm:ss]" after a month name; __DATE__ pads the day with a space, never a zero.
 _DATE_TAIL = re.compile(
-    rb" (?: [1-9]|[12][0-9]|3[01]) (?:19[89][0-9]|2[01][0-9][0-9])"
+    rb" (?: [1-9]|[12][0-9]|3[01]) (?:19[7-9][0-9]|2[01][0-9][0-9])"
     rb"(?: (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?(?![0-9])"
 )
 # ":mm:ss" closing an "hh:mm:ss" that is a whole NUL-terminated string (__TIME__ on its own).

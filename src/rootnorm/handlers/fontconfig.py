@@ -4,22 +4,16 @@ fontconfig takes a cache as current only when it records the directory's mtime (
 nanoseconds). The mtime policy gives directories new mtimes, so without this every cache goes
 stale: fontconfig rescans the fonts at each start on a read-only /usr, and `fc-cache` rewrites
 the caches. Only a cache that is current before the run is updated: a stale one (fonts changed
-after `fc-cache` ran) must not be made to look current, so it is reported instead.
+after `fc-cache` ran) must not be made to look current, so it is left and reported instead
+(finding id `fontconfig-stale`).
 """
 
 from __future__ import annotations
 
 from rootnorm.audit import fontcache
-from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch
+from rootnorm.decisions import Decision, Leave, Outcome, Patch
 from rootnorm.handlers.base import Handler, Item
 from rootnorm.inventory import Entry
-
-FINDINGS = {
-    "fontconfig-cache-stale": (
-        "Run `fc-cache` in the image after the last font change and before rootnorm, so the "
-        "cache can be carried over to the final directory mtime."
-    ),
-}
 
 
 def _relative(root: bytes, directory: bytes) -> bytes:
@@ -65,12 +59,11 @@ class FontconfigHandler(Handler):
             return None
         if not self._current(header, directory):
             recorded = f"{header.checksum}.{header.checksum_nano:09d}"
-            detail = (
+            return Leave(
+                Outcome.STALE,
                 f"cache of {shown} records mtime {recorded}, the directory has "
-                f"{_show(directory.mtime_ns)}: fonts changed after fc-cache ran"
-            )
-            return Findings(
-                (Finding("fontconfig-cache-stale", detail, FINDINGS["fontconfig-cache-stale"]),)
+                f"{_show(directory.mtime_ns)}: fonts changed after fc-cache ran; run fc-cache "
+                "before rootnorm",
             )
         return Patch(
             fontcache.CHECKSUM_OFFSET,
