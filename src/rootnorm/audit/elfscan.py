@@ -28,6 +28,7 @@ class ElfReport:
     build_paths: list[tuple[str, bytes]] = field(default_factory=list)  # (where, path)
     rpaths: list[tuple[str, bytes]] = field(default_factory=list)
     dates: list[tuple[str, bytes]] = field(default_factory=list)
+    dwarf_cut: bool = False  # the DWARF scan stopped at the first leaking CU
     linked: bool = False  # an executable or shared object (ET_EXEC, ET_DYN)
     build_id: bool = False
 
@@ -65,7 +66,8 @@ def _scan(elf: ELFFile, paths: BuildPaths) -> ElfReport:
                         (kind, part) for part in value.split(b":") if paths.is_build_path(part)
                     ]
     if elf.get_section_by_name(".debug_info") or elf.get_section_by_name(".zdebug_info"):
-        report.build_paths += _dwarf_paths(elf, paths)
+        leaks, report.dwarf_cut = _dwarf_paths(elf, paths)
+        report.build_paths += leaks
     return report
 
 
@@ -100,7 +102,12 @@ def _text(value: object) -> bytes | None:
     return None
 
 
-def _dwarf_paths(elf: ELFFile, paths: BuildPaths) -> list[tuple[str, bytes]]:
+def _dwarf_paths(elf: ELFFile, paths: BuildPaths) -> tuple[list[tuple[str, bytes]], bool]:
+    """Leaked paths of the first CU that has any, and whether CUs were left unread.
+
+    Parsing a CU's top DIE means parsing its whole abbreviation table (GCC writes one per CU,
+    ~10 ms each on a big CU), so a binary that leaks is not read to the end.
+    """
     # Relocations matter only in relocatable objects; never follow .gnu_debugaltlink: it names a
     # file outside the tree being audited.
     dwarf = elf.get_dwarf_info(
@@ -108,6 +115,8 @@ def _dwarf_paths(elf: ELFFile, paths: BuildPaths) -> list[tuple[str, bytes]]:
     )
     found: dict[bytes, str] = {}  # path -> the first field it was seen in
     for cu in dwarf.iter_CUs():
+        if found:
+            return [(where, path) for path, where in found.items()], True
         top = cu.get_top_DIE()
         comp_dir = top.attributes.get("DW_AT_comp_dir")
         if comp_dir is not None:
@@ -119,9 +128,7 @@ def _dwarf_paths(elf: ELFFile, paths: BuildPaths) -> list[tuple[str, bytes]]:
             value = _text(name.value)
             if value is not None and paths.is_build_path(value):
                 found.setdefault(value, "DW_AT_name")
-        if "DW_AT_stmt_list" not in top.attributes:
-            continue
-        program = dwarf.line_program_for_CU(cu)
+        program = dwarf.line_program_for_CU(cu) if "DW_AT_stmt_list" in top.attributes else None
         if program is None:
             continue
         for directory in program.header["include_directory"]:
@@ -132,4 +139,4 @@ def _dwarf_paths(elf: ELFFile, paths: BuildPaths) -> list[tuple[str, bytes]]:
             value = _text(entry)
             if value is not None and paths.is_build_path(value):
                 found.setdefault(value, "line table file")
-    return [(where, path) for path, where in found.items()]
+    return [(where, path) for path, where in found.items()], False

@@ -52,11 +52,13 @@ FINDINGS = {
 }
 
 
-def _show(values: Sequence[tuple[str, bytes]]) -> str:
+def _show(values: Sequence[tuple[str, bytes]], cut: bool = False) -> str:
     shown = "; ".join(
         f"{where} {value.decode('utf-8', 'backslashreplace')}" for where, value in values[:SHOWN]
     )
     more = len(values) - SHOWN
+    if cut:
+        return f"{shown} (DWARF read up to the first unit that leaks)"
     return f"{shown} (+{more} more)" if more > 0 else shown
 
 
@@ -119,8 +121,10 @@ class ElfHandler(Handler):
             (kind, path) for kind, path in report.rpaths if not _installed(item.inventory, path)
         ]
         found = []
+        if report.build_paths:
+            detail = _show(report.build_paths, report.dwarf_cut)
+            found.append(Finding("elf-build-path", detail, FINDINGS["elf-build-path"]))
         for finding_id, values in (
-            ("elf-build-path", report.build_paths),
             ("elf-rpath-build-path", rpaths),
             ("elf-build-date", report.dates),
         ):
