@@ -63,7 +63,8 @@ def _show(values: Sequence[tuple[str, bytes]], cut: bool = False) -> str:
 
 
 def _prefixes(paths: Sequence[str]) -> tuple[bytes, ...]:
-    return tuple(path.strip("/").encode() + b"/" for path in paths)
+    """Root-relative directory prefixes; "" (or "/") stands for the whole tree."""
+    return tuple(path.strip("/").encode() + b"/" if path.strip("/") else b"" for path in paths)
 
 
 def _installed(inventory: Inventory, directory: bytes) -> bool:
@@ -78,7 +79,7 @@ class ElfHandler(Handler):
         Option(
             "paths",
             ("bin", "lib", "lib64", "opt", "sbin", "usr"),
-            "root-relative directories searched for ELF files",
+            'root-relative directories searched for ELF files ("" for the whole tree)',
         ),
         Option(
             "exclude",
