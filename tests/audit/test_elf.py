@@ -135,6 +135,7 @@ def test_wants_is_selective(tmp_path: Path) -> None:
         "usr/lib/python3.11/os.py": 100,
         "usr/share/doc/x/binary": 100,
         "usr/lib/firmware/blob": 100,
+        "usr/lib/debug/.build-id/ab/cd.debug": 100,
         "etc/tool": 100,
     }
     for rel, size in files.items():

@@ -83,8 +83,9 @@ class ElfHandler(Handler):
         ),
         Option(
             "exclude",
-            ("usr/include", "usr/lib/firmware", "lib/firmware", "usr/share"),
-            "root-relative directories inside `paths` that are not searched",
+            ("usr/include", "usr/lib/debug", "usr/lib/firmware", "lib/firmware", "usr/share"),
+            "root-relative directories inside `paths` that are not searched (usr/lib/debug: "
+            "separate debuginfo is not what runs, and its full DWARF is slow to read)",
         ),
         Option(
             "build_path_prefixes",
