@@ -45,12 +45,18 @@ class ChunkResult:
     removed: list[tuple[int, ...]] = field(default_factory=list)
 
 
-def prepare(profile: Profile, epoch: int | None, check: bool, jobs: int) -> Run:
+def prepare(
+    profile: Profile,
+    epoch: int | None,
+    check: bool,
+    jobs: int,
+    build_path_prefixes: tuple[str, ...] = (),
+) -> Run:
     """Instantiate the profile's handlers; raises UsageError if one refuses these settings."""
     value = profile.value if profile.value is not None else (epoch or 0)
     clock = Clock(profile.policy, value)
     mtime_on = any(handlers.load(step.name).whole_tree for step in profile.steps)
-    settings = Settings(clock=clock, mtimes_final=mtime_on, source_date_epoch=epoch)
+    settings = Settings(clock, mtime_on, epoch, build_path_prefixes)
     content: list[Handler] = []
     mtime: MtimeHandler | None = None
     for step in profile.steps:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import ids, inspect, make
+from conftest import unavailable
 
 from rootnorm.decisions import Findings, Leave, Outcome
 from rootnorm.handlers.elf import ElfHandler
@@ -51,7 +52,7 @@ def _gcc(src: Path, out: Path, source: str, flags: list[str], env: dict[str, str
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the test binaries")
+        unavailable("gcc is needed to build the test binaries")
     root = tmp_path_factory.mktemp("elf")
     src = tmp_path_factory.mktemp("build")  # under /tmp: a build root
     (root / "usr/bin").mkdir(parents=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import ids, inspect, make
+from conftest import unavailable
 
 from rootnorm.handlers.elf import ElfHandler
 from rootnorm.inventory import walk
@@ -63,13 +64,13 @@ def oracle(path: Path, tree: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("readelf") is None:
-        pytest.skip("readelf (binutils) is the oracle")
+        unavailable("readelf (binutils) is the oracle")
     root = tmp_path_factory.mktemp("real")
     dynload = root / "usr/lib64/python3/lib-dynload"
     dynload.mkdir(parents=True)
     modules = sorted((LIB_DYNLOAD / "lib-dynload").glob("*.so"))
     if not modules:
-        pytest.skip(f"no extension modules in {LIB_DYNLOAD}")
+        unavailable(f"no extension modules in {LIB_DYNLOAD}")
     for module in modules:
         shutil.copyfile(module, dynload / module.name)
     (root / "usr/bin").mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import EPOCH, inspect, make
-from conftest import NS, rootnorm
+from conftest import NS, rootnorm, unavailable
 
 from rootnorm.audit import fontcache
 from rootnorm.clock import Policy
@@ -32,7 +32,7 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
 def fonts(tmp_path: Path) -> Path:
     """A tree with two font directories and their caches, built by the real fc-cache."""
     if shutil.which("fc-cache") is None or not (FONTS / "DejaVuSans.ttf").is_file():
-        pytest.skip("needs fc-cache and fonts-dejavu-core")
+        unavailable("needs fc-cache and fonts-dejavu-core")
     root = tmp_path / "root"
     for rel in DIRS[1:]:
         (root / rel).mkdir(parents=True)

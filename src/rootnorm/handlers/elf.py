@@ -98,7 +98,9 @@ class ElfHandler(Handler):
         super().__init__(settings, options)
         self.paths = _prefixes(cast(Sequence[str], self.opts["paths"]))
         self.exclude = _prefixes(cast(Sequence[str], self.opts["exclude"]))
-        self.build_paths = BuildPaths(cast(Sequence[str], self.opts["build_path_prefixes"]))
+        self.build_paths = BuildPaths(
+            (*cast(Sequence[str], self.opts["build_path_prefixes"]), *settings.build_path_prefixes)
+        )
 
     def wants(self, entry: Entry) -> bool:
         return (
