@@ -12,6 +12,9 @@ from rootnorm.handlers.base import Handler
 
 REGISTRY: dict[str, str] = {
     "pyc": "rootnorm.handlers.pyc:PycHandler",
+    "gzip": "rootnorm.handlers.gzip:GzipHandler",
+    "zip": "rootnorm.handlers.zip:ZipHandler",
+    "ar": "rootnorm.handlers.ar:ArHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 
