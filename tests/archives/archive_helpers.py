@@ -1,4 +1,4 @@
-"""Shared helpers: build settings, run a handler on one file the way the pipeline will."""
+"""Helpers for the archive tests: settings, running a handler on one file, real tools."""
 
 from __future__ import annotations
 
