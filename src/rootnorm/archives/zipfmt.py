@@ -203,6 +203,10 @@ def _read_local(
         raise Unsupported(f"local and central compression methods differ for {name!r}")
     if local[1] & FLAG_ENCRYPTED:
         raise Unsupported(f"encrypted entry {name!r}")
+    if 0xFFFFFFFF in local[5:8] or any(
+        ident == zipextra.ZIP64 for ident, _ in zipextra.fields(variable[name_len:])
+    ):
+        raise Unsupported(f"zip64 entry {name!r}")
     sizes = (central[6], central[7], central[8])
     if not local[1] & FLAG_DESCRIPTOR and tuple(local[5:8]) != sizes:
         raise Unsupported(f"local and central CRC or sizes differ for {name!r}")
