@@ -58,9 +58,10 @@ def normalise(
 
 
 def run(args: Sequence[str], cwd: Path | None = None, faketime: str | None = None) -> str:
+    env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
     if faketime is not None:
         args = ["faketime", faketime, *args]
-    env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
+        env["NO_FAKE_STAT"] = "1"  # fake the wall clock only, not the files' mtimes
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=True)
     return done.stdout
 
