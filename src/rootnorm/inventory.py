@@ -97,6 +97,57 @@ class Inventory:
             if self.is_primary(index):
                 yield index
 
+    def resolve(self, rel: bytes, hops: int = 40) -> int | None:
+        """The entry `rel` leads to, following symlinks as if the root were `/`.
+
+        None when the path dangles, loops, or reaches something the walk did not list (an
+        excluded path or another file system): then nothing in the tree decides its metadata.
+        """
+        pending = [part for part in rel.split(b"/") if part]
+        done: list[bytes] = []
+        while pending:
+            part = pending.pop(0)
+            if part == b".":
+                continue
+            if part == b"..":
+                if done:
+                    done.pop()
+                continue
+            candidate = b"/".join([*done, part])
+            index = self.by_rel.get(candidate)
+            if index is None:
+                return None
+            if not self.entries[index].is_symlink:
+                done.append(part)
+                continue
+            hops -= 1
+            if hops < 0:
+                return None
+            try:
+                target = os.readlink(os.path.join(self.root, candidate))
+            except OSError:
+                return None
+            if target.startswith(b"/"):
+                done = []
+            pending[:0] = [p for p in target.split(b"/") if p]
+        return self.by_rel.get(b"/".join(done))
+
+    def forget(self, index: int) -> None:
+        """Every name of `index` was unlinked: later passes must not look at them."""
+        for name_index in self.names_of(index):
+            self.entries[name_index].mode = 0  # no file type: skipped from now on
+
+    def update_inode(self, index: int, dev: int, ino: int, size: int) -> None:
+        """Record that every in-tree name of `index` now refers to a new inode."""
+        names = list(self.names_of(index))
+        old_key = self.entries[index].key
+        for name_index in names:
+            entry = self.entries[name_index]
+            entry.dev, entry.ino, entry.size, entry.nlink = dev, ino, size, len(names)
+        if len(names) > 1:
+            del self.links[old_key]
+            self.links[(dev, ino)] = names
+
 
 def _excluded(rel: bytes, patterns: Sequence[str]) -> bool:
     text = os.fsdecode(rel)

@@ -85,6 +85,7 @@ class Handler:
     name: ClassVar[str]
     summary: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
+    whole_tree: ClassVar[bool] = False  # runs once over every entry after the content handlers
 
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         self.settings = settings

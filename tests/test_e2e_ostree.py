@@ -1,0 +1,94 @@
+"""The ostree profile judged by real interpreters after an ostree-style and a real checkout."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import rootnorm
+from pytrees import (
+    VERSIONS,
+    build,
+    checkout_mtimes,
+    copy_tree,
+    expected_modules,
+    import_all,
+)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("compiled")
+    build(root)
+    return root
+
+
+def _stale_names(version: str) -> list[str]:
+    return ["edited"] if version == "2.7" else ["common.edited"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_without_rootnorm_every_cache_is_stale_after_checkout(
+    compiled: Path, tmp_path: Path, version: str
+) -> None:
+    """The problem is real: without rootnorm, an ostree checkout makes every pyc stale."""
+    tree = tmp_path / "tree"
+    copy_tree(compiled, tree)
+    checkout_mtimes(tree)
+    result = import_all(tree, version)
+    assert result.matches == 0 or version in ("3.8", "3.11", "3.13")  # hash pycs still match
+    assert len(result.stale) >= 3
+    assert result.output == "new"
+
+
+@pytest.fixture(scope="module")
+def processed(compiled: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = tmp_path_factory.mktemp("processed") / "tree"
+    copy_tree(compiled, tree)
+    proc = rootnorm("--profile", "ostree", str(tree))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return tree
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ostree_profile_then_checkout_mtimes_every_cache_valid(
+    processed: Path, tmp_path: Path, version: str
+) -> None:
+    tree = tmp_path / "tree"
+    copy_tree(processed, tree)
+    checkout_mtimes(tree)
+    result = import_all(tree, version)
+    assert result.stale == _stale_names(version), result
+    assert result.matches == expected_modules(version) - 1
+    assert result.output == "new"  # the edited source wins over its stale cache
+
+
+def test_ostree_profile_reports_the_stale_caches(compiled: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    copy_tree(compiled, tree)
+    proc = rootnorm("--profile", "ostree", "--verbose", str(tree))
+    stale_lines = [line for line in proc.stdout.splitlines() if line.startswith("  stale:")]
+    assert len(stale_lines) == len(VERSIONS)
+    assert all("edited" in line for line in stale_lines)
+
+
+@pytest.mark.slow
+def test_real_ostree_commit_and_checkout(processed: Path, tmp_path: Path) -> None:
+    if shutil.which("ostree") is None:
+        pytest.fail("the ostree command is needed (Debian package ostree)")
+    repo = tmp_path / "repo"
+    out = tmp_path / "checkout"
+    subprocess.run(["ostree", "init", f"--repo={repo}", "--mode=bare"], check=True)
+    subprocess.run(
+        ["ostree", "commit", f"--repo={repo}", "--branch=test", f"--tree=dir={processed}"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(["ostree", "checkout", f"--repo={repo}", "test", str(out)], check=True)
+    for version in VERSIONS:
+        result = import_all(out, version)
+        assert result.stale == _stale_names(version), (version, result)
+        assert result.matches == expected_modules(version) - 1, (version, result)

@@ -1,0 +1,44 @@
+"""A mount point inside ROOT is not crossed (nor touched) unless the profile says so."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import rootnorm
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "root"
+    mnt = root / "mnt"
+    mnt.mkdir(parents=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mnt)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
+    try:
+        (mnt / "inside").write_text("x")
+        (root / "outside").write_text("y")
+        yield root
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_mount_point_not_crossed(mounted: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in (mounted / "mnt", mounted / "mnt" / "inside")}
+    proc = rootnorm("--profile", "ostree", str(mounted))
+    assert proc.returncode == 0
+    assert "1 mount points not crossed" in proc.stdout
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert (mounted / "outside").stat().st_mtime_ns == 0
+
+
+def test_cross_mounts_when_asked(mounted: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "cross.toml"
+    profile.write_text(
+        'cross_mounts = true\n[mtime]\npolicy = "zero"\n[[handler]]\nname = "mtime"\n'
+    )
+    assert rootnorm("--profile", str(profile), str(mounted)).returncode == 0
+    assert (mounted / "mnt" / "inside").stat().st_mtime_ns == 0
