@@ -19,13 +19,20 @@ MAX_NAMES = 16 << 20  # a GNU long-name table larger than this is not a real lib
 SPECIAL = (b"/", b"//", b"/SYM64/", b"ARFILENAMES/")  # symbol and name tables keep their mode
 
 
+def _special(name: bytes) -> bool:
+    return name in SPECIAL or name.startswith(b"__.SYMDEF")
+
+
 def _number(field: bytes, base: int, what: str) -> int | None:
     text = field.rstrip(b" ")
     if not text:
         return None
-    if not text.isdigit():
-        raise Unsupported(f"bad {what} field {field!r}")
-    return int(text, base)
+    if text.isdigit():
+        try:
+            return int(text, base)
+        except ValueError:  # an 8 or a 9 in an octal field
+            pass
+    raise Unsupported(f"bad {what} field {field!r}")
 
 
 def _field(value: int | None, width: int, fmt: str) -> bytes:
@@ -40,7 +47,7 @@ def _field(value: int | None, width: int, fmt: str) -> bytes:
 def _member_name(raw: bytes, data: int, names: bytes, src: BinaryIO) -> bytes:
     """The member's file name (GNU long names and BSD `#1/N` resolved); special names as is."""
     name = raw.rstrip(b" ")
-    if name in SPECIAL or name.startswith(b"__.SYMDEF"):
+    if _special(name):
         return name
     if name.startswith(b"#1/"):
         length = _number(name[3:], 10, "BSD name length") or 0
@@ -85,15 +92,14 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan:
             if length > MAX_NAMES:
                 raise Unsupported("long-name table too large")
             names = read_exact(src, data, length)
-        elif not (name in SPECIAL or name.startswith(b"__.SYMDEF")):
+        elif not _special(name):
             _check_name(name)
         mtime = _number(header[16:28], 10, "mtime")
         uid = _number(header[28:34], 10, "uid")
         gid = _number(header[34:40], 10, "gid")
         mode = _number(header[40:48], 8, "mode")
         new_mtime = None if mtime is None else target(mtime)
-        special = name in SPECIAL or name.startswith(b"__.SYMDEF")
-        new_mode = mode if mode is None or special else (0o755 if mode & 0o100 else 0o644)
+        new_mode = mode if mode is None or _special(name) else (0o755 if mode & 0o100 else 0o644)
         new_uid = None if uid is None else 0
         new_gid = None if gid is None else 0
         new_header = b"".join(

@@ -8,7 +8,7 @@ streams the output with bounded memory; compressed data is copied, never recompr
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
@@ -45,7 +45,13 @@ class Inflated:
     deflated: bool
     patches: tuple[tuple[int, bytes], ...]
 
-    def chunks(self, src: BinaryIO) -> Iterable[bytes]:
+    def chunks(self, src: BinaryIO) -> Iterator[bytes]:
+        try:
+            yield from self._chunks(src)
+        except Unsupported as exc:  # it was checked while planning, so it changed since
+            raise Changed(f"entry content changed: {exc}") from None
+
+    def _chunks(self, src: BinaryIO) -> Iterator[bytes]:
         done = 0
         for chunk in inflate(src, self.offset, self.compressed_size, self.deflated):
             end = done + len(chunk)
@@ -77,7 +83,7 @@ def read_exact(src: BinaryIO, offset: int, size: int) -> bytes:
     return data
 
 
-def inflate(src: BinaryIO, offset: int, size: int, deflated: bool) -> Iterable[bytes]:
+def inflate(src: BinaryIO, offset: int, size: int, deflated: bool) -> Iterator[bytes]:
     """The content of `size` stored or raw-deflated bytes at `offset`, in bounded chunks."""
     engine = zlib.decompressobj(-15) if deflated else None
     src.seek(offset)
