@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -70,3 +71,16 @@ def needs(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, `python -m rootnorm`, from this checkout."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(src), "TZ": "UTC"}
+    return subprocess.run(
+        [sys.executable, "-B", "-m", "rootnorm", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
