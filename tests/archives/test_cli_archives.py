@@ -60,6 +60,7 @@ def _xattrs_supported(path: Path) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["rpm", "ostree"])
 def test_two_builds_identical_through_the_cli(tmp_path: Path, profile: str) -> None:
     needs("gzip", "ar", "unzip")

@@ -87,6 +87,7 @@ def test_zip_tool_builds_with_symlinks_and_extra_fields(
     assert os.readlink(out / "lib" / "link") == "data.txt"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("settings", "tuple_time"), SETTINGS, ids=IDS)
 def test_jar_tool_builds(tmp_path: Path, settings: Settings, tuple_time: tuple[int, ...]) -> None:
     needs("jar", "unzip", "faketime")

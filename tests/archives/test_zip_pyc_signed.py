@@ -87,6 +87,7 @@ def test_manifest_attributes_dropped_with_continuations() -> None:
     )
 
 
+@pytest.mark.slow
 def test_signed_jar_still_verifies(tmp_path: Path) -> None:
     needs("jar", "keytool", "jarsigner", "faketime")
     (tmp_path / "a.txt").write_text("payload\n")
