@@ -37,10 +37,15 @@ def interpreter(version: str) -> Path:
     """The pyenv interpreter whose version starts with `version` (e.g. "3.8", "2.7")."""
     matches = sorted(PYENV.glob(f"{version}.*/bin/python")) if PYENV.is_dir() else []
     if not matches:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the pyenv interpreter {version} (pyenv versions)")
-        pytest.skip(f"no pyenv interpreter {version}")
+        unavailable(f"the pyenv interpreter {version} (pyenv versions)")
     return matches[-1]
+
+
+def unavailable(why: str) -> None:
+    """A tool a test needs is missing: a failure in CI (which installs it), a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide this: {why}")
+    pytest.skip(why)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", metavar="FILE", help="write a JSON report to FILE")
     parser.add_argument(
+        "--build-path-prefix",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a build root the elf audit reports leaks of (repeatable)",
+    )
+    parser.add_argument(
         "--fail-on",
         metavar="IDS",
         default="",
@@ -134,11 +141,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             "(for example the time of the last commit: git log -1 --format=%ct), "
             "or use --profile ostree, which sets every mtime to 0"
         )
-    run_ = pipeline.prepare(profile, epoch, args.check, jobs)
+    run_ = pipeline.prepare(profile, epoch, args.check, jobs, tuple(args.build_path_prefix))
     fail_on = frozenset(filter(None, (part.strip() for part in args.fail_on.split(","))))
-    report = Report(
-        profile.name, run_.settings.clock.describe(), args.check, [s.name for s in profile.steps]
-    )
+    policy = run_.settings.clock.describe() if run_.mtime else "not applied (no mtime handler)"
+    report = Report(profile.name, policy, args.check, [s.name for s in profile.steps])
     progress = Progress(not args.quiet and (sys.stderr.isatty() or args.verbose))
     pipeline.execute(run_, args.root, report, progress)
     if args.report:

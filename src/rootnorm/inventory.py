@@ -7,11 +7,12 @@ every inode's in-tree names are known, so an inode with links outside the root i
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
+import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from rootnorm.errors import UsageError
 
@@ -45,6 +46,11 @@ class Entry:
         return stat.S_ISLNK(self.mode)
 
     @property
+    def linkable(self) -> bool:
+        """Can have hard links: anything but a directory (and a forgotten entry, mode 0)."""
+        return self.mode != 0 and not stat.S_ISDIR(self.mode)
+
+    @property
     def key(self) -> tuple[int, int]:
         return (self.dev, self.ino)
 
@@ -74,14 +80,14 @@ class Inventory:
 
     def names_of(self, index: int) -> Sequence[int]:
         entry = self.entries[index]
-        if entry.nlink > 1 and entry.is_file:
+        if entry.nlink > 1 and entry.linkable:
             return self.links[entry.key]
         return (index,)
 
     def is_primary(self, index: int) -> bool:
         """True for the first name of each inode: per-inode work is done once, through it."""
         entry = self.entries[index]
-        return entry.nlink == 1 or not entry.is_file or self.links[entry.key][0] == index
+        return entry.nlink == 1 or not entry.linkable or self.links[entry.key][0] == index
 
     def shared_outside(self, index: int) -> bool:
         """True when the inode has links the walk did not see: changes need a new inode."""
@@ -103,6 +109,9 @@ class Inventory:
         None when the path dangles, loops, or reaches something the walk did not list (an
         excluded path or another file system): then nothing in the tree decides its metadata.
         """
+        direct = self.by_rel.get(rel)
+        if direct is not None and not self.entries[direct].is_symlink:
+            return direct  # the common case: no link on the way (parents are directories)
         pending = [part for part in rel.split(b"/") if part]
         done: list[bytes] = []
         while pending:
@@ -132,26 +141,39 @@ class Inventory:
             pending[:0] = [p for p in target.split(b"/") if p]
         return self.by_rel.get(b"/".join(done))
 
-    def forget(self, index: int) -> None:
-        """Every name of `index` was unlinked: later passes must not look at them."""
-        for name_index in self.names_of(index):
+    def forget(self, index: int, names: Sequence[int] | None = None) -> None:
+        """Every name of `index` was unlinked: later passes must not look at them.
+
+        `names` (all names of the inode, known before the unlink) is required when the change
+        was made elsewhere (a worker): the old inode number may meanwhile belong to a new file.
+        """
+        names = list(self.names_of(index)) if names is None else list(names)
+        if self.links.get(self.entries[index].key) == names:
+            del self.links[self.entries[index].key]
+        for name_index in names:
             self.entries[name_index].mode = 0  # no file type: skipped from now on
 
-    def update_inode(self, index: int, dev: int, ino: int, size: int) -> None:
-        """Record that every in-tree name of `index` now refers to a new inode."""
-        names = list(self.names_of(index))
+    def update_inode(
+        self, index: int, dev: int, ino: int, size: int, names: Sequence[int] | None = None
+    ) -> None:
+        """Record that every in-tree name of `index` now refers to a new inode (see `forget`)."""
+        names = list(self.names_of(index)) if names is None else list(names)
         old_key = self.entries[index].key
         for name_index in names:
             entry = self.entries[name_index]
             entry.dev, entry.ino, entry.size, entry.nlink = dev, ino, size, len(names)
-        if len(names) > 1:
+        if self.links.get(old_key) == names:  # not if the number was reused for another file
             del self.links[old_key]
+        if len(names) > 1:
             self.links[(dev, ino)] = names
 
 
-def _excluded(rel: bytes, patterns: Sequence[str]) -> bool:
-    text = os.fsdecode(rel)
-    return any(fnmatchcase(text, pattern) for pattern in patterns)
+def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], bool]:
+    """One compiled matcher for all patterns; "*" also matches "/" (fnmatch semantics)."""
+    if not patterns:
+        return lambda rel: False
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return lambda rel: regex.match(os.fsdecode(rel)) is not None
 
 
 def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
@@ -175,6 +197,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     excluded = mounts = 0
     stack = [0]
     root_dev = root_st.st_dev
+    excluded_by = _exclusion(exclude)
     while stack:
         dir_index = stack.pop()
         directory = entries[dir_index]
@@ -188,7 +211,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
         subdirs = []
         for child in children:
             rel = prefix + child.name
-            if exclude and _excluded(rel, exclude):
+            if excluded_by(rel):
                 excluded += 1
                 continue
             try:
@@ -205,7 +228,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
             entries.append(entry)
             if stat.S_ISDIR(st.st_mode):
                 subdirs.append(index)
-            elif st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+            elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
                 links.setdefault(entry.key, []).append(index)
         stack.extend(reversed(subdirs))
     by_rel = {entry.rel: index for index, entry in enumerate(entries)}

@@ -39,17 +39,24 @@ class ChunkResult:
     """What a worker did, for the parent's report and inventory."""
 
     records: list[Record] = field(default_factory=list)
-    # (index, dev, ino, size) of every inode a worker replaced
-    new_inodes: list[tuple[int, int, int, int]] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)
+    # (index, dev, ino, size, every name) of every inode a worker replaced
+    new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = field(default_factory=list)
+    # every name of each inode a worker removed; by index, as inode numbers get reused
+    removed: list[tuple[int, ...]] = field(default_factory=list)
 
 
-def prepare(profile: Profile, epoch: int | None, check: bool, jobs: int) -> Run:
+def prepare(
+    profile: Profile,
+    epoch: int | None,
+    check: bool,
+    jobs: int,
+    build_path_prefixes: tuple[str, ...] = (),
+) -> Run:
     """Instantiate the profile's handlers; raises UsageError if one refuses these settings."""
     value = profile.value if profile.value is not None else (epoch or 0)
     clock = Clock(profile.policy, value)
     mtime_on = any(handlers.load(step.name).whole_tree for step in profile.steps)
-    settings = Settings(clock=clock, mtimes_final=mtime_on, source_date_epoch=epoch)
+    settings = Settings(clock, mtime_on, epoch, build_path_prefixes)
     content: list[Handler] = []
     mtime: MtimeHandler | None = None
     for step in profile.steps:
@@ -70,6 +77,7 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     report.inventory = inventory
     report.add(Record(p.display(), "walk", Outcome.FAILED, p.why) for p in inventory.problems)
     candidates = _candidates(run, inventory)
+    report.add(_not_regular(run, inventory))
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
     if run.jobs > 1 and len(candidates) > CHUNK:
         _content_parallel(run, inventory, candidates, report, progress)
@@ -91,6 +99,20 @@ def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
             wanted = tuple(k for k, handler in enumerate(run.content) if handler.wants(entry))
             if wanted:
                 found.append((index, wanted))
+    return found
+
+
+def _not_regular(run: Run, inventory: Inventory) -> list[Record]:
+    """Names a content handler wants that are FIFOs, sockets, devices or directories."""
+    found: list[Record] = []
+    for entry in inventory.entries:
+        if entry.parent < 0 or entry.is_file or entry.is_symlink:
+            continue
+        found.extend(
+            Record(entry.display(), h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
+            for h in run.content
+            if h.wants(entry)
+        )
     return found
 
 
@@ -154,6 +176,7 @@ def _one_file(
                 result.records.append(Record(path, handler.name, outcome, decision.what))
                 continue
             old_ino = inventory.entries[index].ino
+            names = tuple(inventory.names_of(index))
             try:
                 if isinstance(decision, Patch):
                     writer.patch(index, decision)
@@ -167,11 +190,12 @@ def _one_file(
                 return
             result.records.append(Record(path, handler.name, outcome, decision.what))
             if isinstance(decision, Remove):
-                result.removed.append(index)
+                result.removed.append(names)
                 return
             current = inventory.entries[index]
             if current.ino != old_ino:
-                result.new_inodes.append((index, current.dev, current.ino, current.size))
+                new = (index, current.dev, current.ino, current.size, names)
+                result.new_inodes.append(new)
                 os.close(fd)
                 fd = -1
                 fd = open_file(inventory, index, dirs.get(entry.parent))
@@ -206,10 +230,10 @@ def _content_parallel(
         with multiprocessing.get_context("fork").Pool(run.jobs) as pool:
             for chunk, result in zip(chunks, pool.imap(_work, chunks)):
                 report.add(result.records)
-                for index, dev, ino, size in result.new_inodes:
-                    inventory.update_inode(index, dev, ino, size)
-                for index in result.removed:
-                    inventory.forget(index)
+                for index, dev, ino, size, names in result.new_inodes:
+                    inventory.update_inode(index, dev, ino, size, names)
+                for names in result.removed:
+                    inventory.forget(names[0], names)
                 progress.update(len(chunk))
     finally:
         _FORKED = None

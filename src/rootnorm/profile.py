@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-BUILTIN = ("ostree", "rpm", "generic")
+BUILTIN = ("ostree", "rpm", "generic", "audit")
 ALWAYS_EXCLUDED = ("sysroot/ostree/repo",)  # objects shared with every deployment
 TOP_KEYS = {"description", "exclude", "cross_mounts", "mtime", "handler"}
 
@@ -44,7 +44,11 @@ class Profile:
 
     @property
     def needs_epoch(self) -> bool:
-        return self.policy is Policy.CLAMP or (self.policy is Policy.SET and self.value is None)
+        """SOURCE_DATE_EPOCH is needed: the policy takes it and a step applies the policy."""
+        takes_epoch = self.policy is Policy.CLAMP or (
+            self.policy is Policy.SET and self.value is None
+        )
+        return takes_epoch and any(handlers.load(step.name).uses_clock for step in self.steps)
 
 
 def builtin_text(name: str) -> str:

@@ -122,17 +122,59 @@ class Writer:
             os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             _unlink_quietly(temp, dir_fd)
+            with contextlib.suppress(OSError):  # the temp file changed the directory's mtime
+                self._settle_dir(entry.parent)
             raise
         finally:
             os.close(tmp_fd)
             os.close(src_fd)
+        self._move_other_names(index, dir_fd)
+        inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
+
+    def _move_other_names(self, index: int, dir_fd: int) -> None:
+        """After `index` was renamed to a new inode: re-link its other names, settle the dirs."""
+        inventory = self.inventory
+        entry = inventory.entries[index]
         touched = {entry.parent}
-        for other in inventory.names_of(index):
-            if other != index:
-                self._relink(entry, dir_fd, inventory.entries[other])
-                touched.add(inventory.entries[other].parent)
-        for dir_index in touched:
-            self._settle_dir(dir_index)
+        try:
+            for other in inventory.names_of(index):
+                if other != index:
+                    touched.add(inventory.entries[other].parent)
+                    self._relink(entry, dir_fd, inventory.entries[other])
+        finally:
+            for dir_index in touched:
+                self._settle_dir(dir_index)
+
+    def _replace_special(self, index: int, mtime_ns: int) -> None:
+        """A new inode (with mtime_ns) for a symlink, FIFO, socket or device node."""
+        inventory = self.inventory
+        entry = inventory.entries[index]
+        dir_fd = self.dirs.get(entry.parent)
+        self._check_unchanged(entry, dir_fd)
+        st = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
+        temp = _temp_name(entry.name)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(entry.name, dir_fd=dir_fd), temp, dir_fd=dir_fd)
+        else:
+            os.mknod(temp, st.st_mode, st.st_rdev, dir_fd=dir_fd)  # never opened
+        try:
+            os.chown(temp, st.st_uid, st.st_gid, dir_fd=dir_fd, follow_symlinks=False)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(temp, stat.S_IMODE(st.st_mode), dir_fd=dir_fd)
+            here = b"/proc/self/fd/%d/" % dir_fd  # the *xattr calls take no dir_fd
+            for name in os.listxattr(here + entry.name, follow_symlinks=False):
+                value = os.getxattr(here + entry.name, name, follow_symlinks=False)
+                os.setxattr(here + temp, name, value, follow_symlinks=False)
+            os.utime(temp, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+            new_st = os.stat(temp, dir_fd=dir_fd, follow_symlinks=False)
+            self._check_unchanged(entry, dir_fd)
+            os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            with contextlib.suppress(OSError):
+                self._settle_dir(entry.parent)
+            raise
+        self._move_other_names(index, dir_fd)
         inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
 
     def remove(self, index: int) -> None:
@@ -153,6 +195,8 @@ class Writer:
             os.utime(self.dirs.get(index), ns=(mtime_ns, mtime_ns))
         elif entry.is_file and inventory.shared_outside(index):
             self.replace(index, _copy, mtime_ns)
+        elif not entry.is_dir and inventory.shared_outside(index):
+            self._replace_special(index, mtime_ns)
         else:
             os.utime(
                 entry.name,
@@ -170,11 +214,12 @@ class Writer:
         except PermissionError:
             if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                 raise
-        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
-        # After chown (which drops security.capability) and chmod; a failure aborts the
+        # After chown (which drops security.capability), before chmod (user.* needs write
+        # permission: a 0444 file without CAP_DAC_OVERRIDE refuses it); a failure aborts the
         # replace: an xattr is never lost silently.
         for name in xattr.listxattr(src_fd):
             xattr.setxattr(dst_fd, name, xattr.getxattr(src_fd, name))
+        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
         os.utime(dst_fd, ns=(mtime_ns, mtime_ns))
 
     def _check_unchanged(self, entry: Entry, dir_fd: int) -> None:

@@ -12,6 +12,9 @@ from rootnorm.handlers.base import Handler
 
 REGISTRY: dict[str, str] = {
     "pyc": "rootnorm.handlers.pyc:PycHandler",
+    "fontconfig": "rootnorm.handlers.fontconfig:FontconfigHandler",
+    "hygiene": "rootnorm.handlers.hygiene:HygieneHandler",
+    "elf": "rootnorm.handlers.elf:ElfHandler",
     "gzip": "rootnorm.handlers.gzip:GzipHandler",
     "zip": "rootnorm.handlers.zip:ZipHandler",
     "ar": "rootnorm.handlers.ar:ArHandler",

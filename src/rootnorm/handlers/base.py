@@ -40,6 +40,7 @@ class Settings:
     clock: Clock
     mtimes_final: bool  # the mtime handler is in the pipeline, so the clock decides final mtimes
     source_date_epoch: int | None
+    build_path_prefixes: tuple[str, ...] = ()  # --build-path-prefix: more build roots to audit
 
     def final_mtime_ns(self, entry: Entry) -> int:
         """The mtime `entry` will have when the run is done."""
@@ -86,6 +87,7 @@ class Handler:
     summary: ClassVar[str]
     options: ClassVar[tuple[Option, ...]] = ()
     whole_tree: ClassVar[bool] = False  # runs once over every entry after the content handlers
+    uses_clock: ClassVar[bool] = False  # applies the mtime policy (so may need SOURCE_DATE_EPOCH)
 
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         self.settings = settings

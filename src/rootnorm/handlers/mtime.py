@@ -11,6 +11,7 @@ class MtimeHandler(Handler):
     name = "mtime"
     summary = "Every entry's mtime follows the profile's policy (zero, clamp or set); runs last"
     whole_tree = True
+    uses_clock = True
 
     def wants(self, entry: Entry) -> bool:
         return False  # not a per-file content handler: the pipeline calls new_mtime instead

@@ -54,17 +54,23 @@ class PycHandler(Handler):
         source = inventory.entries[found]
         if parsed.hash_based:
             return Leave(Outcome.SKIPPED, "hash-based pyc: its validity does not depend on mtimes")
+        final = (self.settings.final_mtime_ns(source) // NS) & U32
         stale = _stale_reason(parsed, source)
         if stale:
             if self.opts["stale"] == "remove":
                 return Remove(f"removed stale pyc: {stale}")
+            if parsed.mtime == final and parsed.source_size in (None, source.size & U32):
+                # the source's new mtime would make this stale pyc look valid: old code would run
+                return Remove(
+                    f"removed stale pyc: {stale}, and the source's final mtime {final} "
+                    "would make it look valid"
+                )
             return Leave(Outcome.STALE, stale)
         if self._to_checked_hash(parsed, source):
             text = read_whole(inventory, found) if source.size else b""
             digest = source_hash(item.head()[:4], text)
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
             return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc")
-        final = (self.settings.final_mtime_ns(source) // NS) & U32
         if final == parsed.mtime:
             return None
         return Patch(
