@@ -15,6 +15,9 @@ REGISTRY: dict[str, str] = {
     "fontconfig": "rootnorm.handlers.fontconfig:FontconfigHandler",
     "hygiene": "rootnorm.handlers.hygiene:HygieneHandler",
     "elf": "rootnorm.handlers.elf:ElfHandler",
+    "gzip": "rootnorm.handlers.gzip:GzipHandler",
+    "zip": "rootnorm.handlers.zip:ZipHandler",
+    "ar": "rootnorm.handlers.ar:ArHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

@@ -1,0 +1,31 @@
+"""From a planner to a handler decision: the glue every archive handler shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import BinaryIO
+
+from rootnorm.archives.plan import Plan, Unsupported
+from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
+from rootnorm.handlers.base import Item
+
+Planner = Callable[[BinaryIO, int], Plan]
+
+
+def suffixes(value: object) -> tuple[bytes, ...]:
+    """A `suffixes` option (a tuple of str, validated by the profile) as lower-case bytes."""
+    assert isinstance(value, tuple)
+    return tuple(str(suffix).lower().encode() for suffix in value)
+
+
+def decide(fmt: str, planner: Planner, item: Item) -> Decision:
+    """Rewrite when the plan's output differs from the file, Leave when it cannot be planned."""
+    size = item.entry.size
+    with item.reader() as src:
+        try:
+            plan = planner(src, size)
+        except Unsupported as exc:
+            return Leave(Outcome.UNSUPPORTED, f"{fmt}: {exc}")
+        if plan.same_as(src, size):
+            return None
+    return Rewrite(plan.write, plan.describe(fmt))

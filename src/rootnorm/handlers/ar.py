@@ -1,0 +1,32 @@
+"""ar handler: static libraries (and .deb packages when asked), member headers canonical."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+
+from rootnorm.archives import arfmt
+from rootnorm.archives.decide import decide, suffixes
+from rootnorm.decisions import Decision
+from rootnorm.handlers.base import Handler, Item, Option, Settings
+from rootnorm.inventory import Entry
+
+
+class ArHandler(Handler):
+    name = "ar"
+    summary = "ar archives (.a; .deb if asked): member mtime to the target, uid/gid 0, mode 644/755"
+    options = (
+        Option("suffixes", (".a",), "file names to look at"),
+        Option("deb", False, "also normalise .deb packages (ar archives holding tarballs)"),
+    )
+
+    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
+        super().__init__(settings, options)
+        self.suffixes = suffixes(self.opts["suffixes"]) + ((b".deb",) if self.opts["deb"] else ())
+        self.planner = partial(arfmt.plan, target=settings.target_seconds)
+
+    def wants(self, entry: Entry) -> bool:
+        return entry.name.lower().endswith(self.suffixes)
+
+    def inspect(self, item: Item) -> Decision:
+        return decide("ar", self.planner, item)

@@ -1,0 +1,204 @@
+"""zip family: zip(1), jar(1) and Python's zipfile at two build times end up byte-identical."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from archive_helpers import BUILD_TIMES, clamp, inspect, needs, normalise, run, zero
+
+from rootnorm.archives import zipextra, zipfmt
+from rootnorm.decisions import Rewrite
+from rootnorm.handlers.base import Settings
+
+SETTINGS = [(clamp(), (2023, 11, 14, 22, 13, 20)), (zero(), (1980, 1, 1, 0, 0, 0))]
+IDS = ["clamp", "ostree"]
+
+
+def _epoch(build: str) -> int:
+    return int(run(["date", "-d", build, "+%s"]))
+
+
+def _tree(root: Path, build: str, variant: int) -> Path:
+    """The same files as two builds leave them: other mtimes, owners and group bits."""
+    root.mkdir(parents=True)
+    (root / "bin").mkdir()
+    (root / "bin" / "tool").write_text("#!/bin/sh\necho tool\n")
+    (root / "lib").mkdir()
+    (root / "lib" / "data.txt").write_text("data\n" * 200)
+    (root / "lib" / "link").symlink_to("data.txt")
+    os.chmod(root / "bin" / "tool", 0o775 if variant else 0o755)
+    os.chmod(root / "lib" / "data.txt", 0o664 if variant else 0o600)
+    stamp = _epoch(build)
+    for path in [*root.rglob("*"), root]:
+        if os.geteuid() == 0:  # other owners need root; as a user both builds share one
+            os.lchown(path, 1000 * variant, 1000 * variant)
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    return root
+
+
+def _members(path: Path) -> dict[str, tuple[int, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        return {
+            info.filename: (info.external_attr >> 16 & 0o170000, archive.read(info))
+            for info in archive.infolist()
+        }
+
+
+def _normalise_both(paths: list[Path], settings: Settings, tuple_time: tuple[int, ...]) -> None:
+    originals = [_members(path) for path in paths]
+    assert paths[0].read_bytes() != paths[1].read_bytes()
+    for path, original in zip(paths, originals):
+        assert isinstance(normalise("zip", path, settings), Rewrite)
+        assert inspect("zip", path, settings) is None, "a second run must change nothing"
+        run(["unzip", "-tq", str(path)])
+        assert _members(path) == original
+        with zipfile.ZipFile(path) as archive:
+            assert {info.date_time for info in archive.infolist()} == {tuple_time}
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+@pytest.mark.parametrize(("settings", "tuple_time"), SETTINGS, ids=IDS)
+def test_zip_tool_builds_with_symlinks_and_extra_fields(
+    tmp_path: Path, settings: Settings, tuple_time: tuple[int, ...]
+) -> None:
+    needs("zip", "unzip", "faketime")
+    paths = []
+    for variant, build in enumerate(BUILD_TIMES):
+        tree = _tree(tmp_path / f"tree{variant}", build, variant)
+        out = tmp_path / f"b{variant}.zip"
+        run(["zip", "-qry", str(out), "bin", "lib"], cwd=tree, faketime=build)
+        paths.append(out)
+    _normalise_both(paths, settings, tuple_time)
+    with zipfile.ZipFile(paths[0]) as archive:
+        info = archive.getinfo("lib/link")
+        assert stat.S_ISLNK(info.external_attr >> 16)
+        assert {info.external_attr >> 16 & 0o7777 for info in archive.infolist()} == {0o644, 0o755}
+        assert archive.getinfo("bin/tool").external_attr >> 16 & 0o7777 == 0o755
+        extra = archive.getinfo("lib/data.txt").extra
+    assert {ident for ident, _ in zipextra.fields(extra)} == {zipextra.UNIX_TIME, 0x7875}
+    assert zipextra.unix_mtime(extra) == max(settings.target_seconds(2**31 - 1), zipfmt.ZIP_EPOCH)
+    out = tmp_path / "out"
+    run(["unzip", "-q", str(paths[0]), "-d", str(out)])
+    assert os.readlink(out / "lib" / "link") == "data.txt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("settings", "tuple_time"), SETTINGS, ids=IDS)
+def test_jar_tool_builds(tmp_path: Path, settings: Settings, tuple_time: tuple[int, ...]) -> None:
+    needs("jar", "unzip", "faketime")
+    paths = []
+    for variant, build in enumerate(BUILD_TIMES):
+        tree = _tree(tmp_path / f"tree{variant}", build, variant)
+        manifest = tmp_path / f"manifest{variant}"
+        manifest.write_text(
+            f"Built-By: builder{variant}\n"
+            f"Bnd-LastModified: {_epoch(build)}000\n"
+            "Implementation-Title: a title long enough to need a continuation line, which jar "
+            "wraps at 72 bytes\n"
+            f"Built-By-Note: kept{variant * 0}\n"
+        )
+        out = tmp_path / f"b{variant}.jar"
+        run(["jar", "cfm", str(out), str(manifest), "-C", str(tree), "."], faketime=build)
+        paths.append(out)
+    listing = run(["jar", "tf", str(paths[0])])
+    for path in paths:
+        text = _members(path)["META-INF/MANIFEST.MF"][1]
+        assert b"Built-By: builder" in text
+    originals = [_members(path) for path in paths]
+    for path in paths:
+        assert isinstance(normalise("zip", path, settings), Rewrite)
+        assert inspect("zip", path, settings) is None
+        run(["unzip", "-tq", str(path)])
+        assert sorted(run(["jar", "tf", str(path)]).split()) == sorted(listing.split())
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    after = _members(paths[0])
+    text = after.pop("META-INF/MANIFEST.MF")[1]
+    assert b"Built-By:" not in text and b"Bnd-LastModified" not in text
+    assert b"Built-By-Note: kept0" in text and b"wraps at 72 bytes" in text
+    for original in originals:
+        original.pop("META-INF/MANIFEST.MF")
+        assert after == original
+    with zipfile.ZipFile(paths[0]) as archive:
+        names = archive.namelist()
+    assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
+    assert names[2:] == sorted(names[2:])
+
+
+class _Unseekable(io.RawIOBase):
+    """Makes zipfile write data descriptors, as streaming writers (jar, Gradle) do."""
+
+    def __init__(self, sink: io.BytesIO) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.sink.write(data)
+
+
+def _python_zip(path: Path, when: tuple[int, ...], streamed: bool) -> Path:
+    sink = io.BytesIO()
+    target = _Unseekable(sink) if streamed else sink
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        for name in ("z/last.txt", "mimetype", "a/first.txt", "m/"):
+            info = zipfile.ZipInfo(name, when)
+            info.external_attr = (0o40775 if name.endswith("/") else 0o100664) << 16
+            info.create_system = 3
+            info.comment = b"entry comment" if name == "a/first.txt" else b""
+            data = b"application/epub+zip" if name == "mimetype" else name.encode() * 50
+            archive.writestr(info, data, zipfile.ZIP_STORED if name == "mimetype" else None)
+        archive.comment = b"archive comment"
+    path.write_bytes(sink.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["seekable", "data-descriptors"])
+def test_python_zipfile_builds(tmp_path: Path, streamed: bool) -> None:
+    paths = [
+        _python_zip(tmp_path / "a.zip", (2024, 3, 1, 10, 0, 0), streamed),
+        _python_zip(tmp_path / "b.zip", (2025, 7, 15, 18, 31, 6), streamed),
+    ]
+    _normalise_both(paths, clamp(), SETTINGS[0][1])
+    with zipfile.ZipFile(paths[0]) as archive:
+        assert archive.namelist() == ["mimetype", "a/first.txt", "m/", "z/last.txt"]
+        assert archive.comment == b"archive comment"
+        assert archive.getinfo("a/first.txt").comment == b"entry comment"
+        assert not any(info.flag_bits & 0x08 for info in archive.infolist())
+    assert b"PK\x07\x08" not in paths[0].read_bytes()
+
+
+def test_order_kept_when_canonical_order_is_off(tmp_path: Path) -> None:
+    path = _python_zip(tmp_path / "a.zip", (2024, 3, 1, 10, 0, 0), False)
+    normalise("zip", path, clamp(), {"canonical_order": False})
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["z/last.txt", "mimetype", "a/first.txt", "m/"]
+
+
+def test_already_canonical_archive_is_not_rewritten(tmp_path: Path) -> None:
+    path = _python_zip(tmp_path / "a.zip", (2020, 1, 1, 0, 0, 0), False)
+    normalise("zip", path, clamp())
+    before = path.read_bytes()
+    assert inspect("zip", path, clamp()) is None
+    assert inspect("zip", path, zero()) is not None
+    assert path.read_bytes() == before
+
+
+def test_zipapp_with_shebang_still_runs(tmp_path: Path) -> None:
+    source = tmp_path / "app"
+    source.mkdir()
+    (source / "__main__.py").write_text("print('zipapp ok')\n")
+    (source / "helper.py").write_text("X = 1\n")
+    target = tmp_path / "app.pyz"
+    run(["python3", "-m", "zipapp", str(source), "-p", "/usr/bin/env python3", "-o", str(target)])
+    assert isinstance(normalise("zip", target, zero()), Rewrite)
+    assert target.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert inspect("zip", target, zero()) is None
+    assert run(["python3", str(target)]) == "zipapp ok\n"
+    run(["unzip", "-tq", str(target)])
