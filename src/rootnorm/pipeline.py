@@ -18,7 +18,7 @@ from rootnorm.profile import Profile
 from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
 from rootnorm.safeopen import open_file
-from rootnorm.writer import DirFds, Writer
+from rootnorm.writer import Writer
 
 CHUNK = 256  # candidates per task when --jobs > 1: large enough to amortise the hand-over
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
@@ -120,15 +120,11 @@ def _content(
     run: Run, inventory: Inventory, candidates: Sequence[Candidate], progress: Progress | None
 ) -> ChunkResult:
     result = ChunkResult()
-    dirs = DirFds(inventory)
-    writer = Writer(inventory, dirs)
-    try:
+    with Writer(inventory) as writer:
         for index, wanted in candidates:
-            _one_file(run, inventory, index, wanted, dirs, writer, result)
+            _one_file(run, inventory, index, wanted, writer, result)
             if progress is not None:
                 progress.update(1)
-    finally:
-        dirs.close()
     return result
 
 
@@ -137,14 +133,13 @@ def _one_file(
     inventory: Inventory,
     index: int,
     wanted: tuple[int, ...],
-    dirs: DirFds,
     writer: Writer,
     result: ChunkResult,
 ) -> None:
     entry = inventory.entries[index]
     path = entry.display()
     try:
-        fd = open_file(inventory, index, dirs.get(entry.parent))
+        fd = open_file(inventory, index, writer.dirs.get(entry.parent))
     except OSError as exc:
         result.records.append(Record(path, run.content[wanted[0]].name, Outcome.FAILED, _why(exc)))
         return
@@ -198,7 +193,7 @@ def _one_file(
                 result.new_inodes.append(new)
                 os.close(fd)
                 fd = -1
-                fd = open_file(inventory, index, dirs.get(entry.parent))
+                fd = open_file(inventory, index, writer.dirs.get(entry.parent))
             item = Item(inventory, index, fd)  # later handlers see the new bytes
     except OSError as exc:
         result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
@@ -243,10 +238,8 @@ def _mtimes(
     run: Run, handler: MtimeHandler, inventory: Inventory, report: Report, progress: Progress
 ) -> None:
     """Set every entry's final mtime; in reverse walk order, so children before parents."""
-    dirs = DirFds(inventory)
-    writer = Writer(inventory, dirs)
     entries = inventory.entries
-    try:
+    with Writer(inventory) as writer:
         for index in range(len(entries) - 1, -1, -1):
             progress.update(1)
             entry = entries[index]
@@ -263,8 +256,6 @@ def _mtimes(
                     report.add([Record(entry.display(), handler.name, Outcome.FAILED, _why(exc))])
                     continue
             report.add_mtime(index, old, new)
-    finally:
-        dirs.close()
 
 
 def _why(exc: OSError) -> str:

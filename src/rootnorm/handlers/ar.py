@@ -14,6 +14,7 @@ from rootnorm.inventory import Entry
 
 class ArHandler(Handler):
     name = "ar"
+    uses_clock = True
     summary = "ar archives (.a; .deb if asked): member mtime to the target, uid/gid 0, mode 644/755"
     options = (
         Option("suffixes", (".a",), "file names to look at"),

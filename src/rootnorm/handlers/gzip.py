@@ -14,6 +14,7 @@ from rootnorm.inventory import Entry
 
 class GzipHandler(Handler):
     name = "gzip"
+    uses_clock = True
     summary = "gzip files: member MTIME to the target time, stored name and header CRC dropped"
     options = (
         Option("suffixes", (".gz", ".tgz", ".svgz", ".emz", ".dz"), "file names to look at"),

@@ -16,6 +16,7 @@ DEFAULT_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".pyz", ".ap
 
 class ZipHandler(Handler):
     name = "zip"
+    uses_clock = True
     summary = (
         "zip family (jar, wheel, egg, zipapp...): entry times, owners, permissions and order "
         "canonical, build-host manifest lines dropped, zipimport pycs kept valid"
