@@ -358,3 +358,19 @@ def diff_snapshots(before: Mapping[str, FileState], after: Mapping[str, FileStat
         if before.get(rel) != after.get(rel):
             changed.append(f"{rel}: {before.get(rel)} -> {after.get(rel)}")
     return changed
+
+
+def host_rootnorm_shim(bindir: Path) -> Path:
+    """A `rootnorm` command on the host that runs this checkout's source (for finalize.d)."""
+    bindir.mkdir(parents=True, exist_ok=True)
+    shim = bindir / "rootnorm"
+    shim.write_text(
+        textwrap.dedent(
+            f"""\
+            #!/bin/sh
+            PYTHONPATH={SRC_PACKAGE.parent} exec python3 -B -m rootnorm "$@"
+            """
+        )
+    )
+    shim.chmod(0o755)
+    return shim

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,11 @@ from integ_support import (
     MATCHES_RE,
     PROBE_MODULES,
     REPO_ROOT,
-    SRC_PACKAGE,
     TARGET_SITE,
     add_probe_package,
     chroot_python,
     copy_tree,
+    host_rootnorm_shim,
     import_probe,
     install_rootnorm,
     matched_sources,
@@ -90,22 +89,6 @@ def digest_tree(top: Path) -> dict[str, str]:
                 with open(path, "rb") as fh:
                     out[os.path.relpath(path, top)] = hashlib.sha256(fh.read()).hexdigest()
     return out
-
-
-def host_rootnorm_shim(bindir: Path) -> Path:
-    """A `rootnorm` command on the host that runs this checkout's source (for finalize.d)."""
-    bindir.mkdir(parents=True, exist_ok=True)
-    shim = bindir / "rootnorm"
-    shim.write_text(
-        textwrap.dedent(
-            f"""\
-            #!/bin/sh
-            PYTHONPATH={SRC_PACKAGE.parent} exec python3 -B -m rootnorm "$@"
-            """
-        )
-    )
-    shim.chmod(0o755)
-    return shim
 
 
 @pytest.mark.slow
