@@ -1,0 +1,22 @@
+"""The handler registry: name -> where its class lives.
+
+Classes are imported only when a profile uses them, so heavy code (ELF, archives) costs
+nothing at start-up when a run does not need it. Adding a handler is one module and one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from rootnorm.handlers.base import Handler
+
+REGISTRY: dict[str, str] = {
+    "pyc": "rootnorm.handlers.pyc:PycHandler",
+    "mtime": "rootnorm.handlers.mtime:MtimeHandler",
+}
+
+
+def load(name: str) -> type[Handler]:
+    module_name, _, class_name = REGISTRY[name].partition(":")
+    cls: type[Handler] = getattr(importlib.import_module(module_name), class_name)
+    return cls

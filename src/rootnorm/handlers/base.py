@@ -1,0 +1,99 @@
+"""The contract every handler follows.
+
+A handler has a name, a one-line summary (shown by `--list-handlers` and the docs), a schema of
+its profile options, a cheap `wants` filter on the walked entry, and `inspect`, which looks at an
+open file and returns a decision (see `rootnorm.decisions`). It never writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar
+
+from rootnorm.clock import Clock
+from rootnorm.decisions import Decision
+from rootnorm.inventory import Entry, Inventory
+
+HEAD_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Option:
+    """One profile option of a handler; its type is the type of `default`."""
+
+    name: str
+    default: bool | int | str | tuple[str, ...]
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+class HandlerRefused(Exception):
+    """A handler cannot run with these settings (raised from __init__; the run exits 2)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every handler may know about the run."""
+
+    clock: Clock
+    mtimes_final: bool  # the mtime handler is in the pipeline, so the clock decides final mtimes
+    source_date_epoch: int | None
+
+    def final_mtime_ns(self, entry: Entry) -> int:
+        """The mtime `entry` will have when the run is done."""
+        return self.clock.final_ns(entry.mtime_ns) if self.mtimes_final else entry.mtime_ns
+
+    def target_seconds(self, seconds: int) -> int:
+        """The value a whole-second timestamp stored inside a file (gzip, zip, ar) gets."""
+        return self.clock.final_seconds(seconds)
+
+
+class Item:
+    """One regular file (one inode) being inspected: its entry, all its names, an open fd."""
+
+    __slots__ = ("_head", "fd", "index", "inventory")
+
+    def __init__(self, inventory: Inventory, index: int, fd: int) -> None:
+        self.inventory = inventory
+        self.index = index
+        self.fd = fd
+        self._head: bytes | None = None
+
+    @property
+    def entry(self) -> Entry:
+        return self.inventory.entries[self.index]
+
+    def head(self) -> bytes:
+        """The first HEAD_SIZE bytes (fewer for a short file), read once for all handlers."""
+        if self._head is None:
+            self._head = os.pread(self.fd, HEAD_SIZE, 0)
+        return self._head
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+    def reader(self) -> BinaryIO:
+        """A buffered reader over the file from offset 0; closing it leaves `fd` open."""
+        stream = open(self.fd, "rb", closefd=False)  # noqa: SIM115 - caller closes
+        stream.seek(0)
+        return stream
+
+
+class Handler:
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
+    whole_tree: ClassVar[bool] = False  # runs once over every entry after the content handlers
+
+    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
+        self.settings = settings
+        self.opts = {opt.name: options.get(opt.name, opt.default) for opt in self.options}
+
+    def wants(self, entry: Entry) -> bool:
+        """Cheap filter on the walked entry (name, size); the file is not open yet."""
+        raise NotImplementedError
+
+    def inspect(self, item: Item) -> Decision:
+        raise NotImplementedError

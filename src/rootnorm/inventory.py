@@ -1,0 +1,212 @@
+"""One walk of the tree (lstat only, never following a symlink) and the hard-link index.
+
+The inventory is complete before anything is touched: the progress bar gets a real total, and
+every inode's in-tree names are known, so an inode with links outside the root is recognised.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from rootnorm.errors import UsageError
+
+
+class Entry:
+    """One name in the tree, with the lstat fields the run needs (kept small: trees are big)."""
+
+    __slots__ = ("dev", "ino", "mode", "mtime_ns", "name", "nlink", "parent", "rel", "size")
+
+    def __init__(self, rel: bytes, name: bytes, parent: int, st: os.stat_result) -> None:
+        self.rel = rel  # root-relative path, b"" for the root itself
+        self.name = name
+        self.parent = parent  # index of the parent directory's entry, -1 for the root
+        self.mode = st.st_mode
+        self.dev = st.st_dev
+        self.ino = st.st_ino
+        self.nlink = st.st_nlink
+        self.size = st.st_size
+        self.mtime_ns = st.st_mtime_ns
+
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.dev, self.ino)
+
+    def display(self) -> str:
+        """Root-relative path for messages and reports; undecodable bytes shown as \\xNN."""
+        return "/" + self.rel.decode("utf-8", "backslashreplace")
+
+
+@dataclass
+class WalkProblem:
+    rel: bytes
+    why: str
+
+    def display(self) -> str:
+        return "/" + self.rel.decode("utf-8", "backslashreplace")
+
+
+@dataclass
+class Inventory:
+    root: bytes  # absolute path of the root, as bytes
+    entries: list[Entry]  # pre-order by directory: each directory's children are contiguous
+    links: dict[tuple[int, int], list[int]]  # inode -> indices of its names, for nlink > 1 only
+    by_rel: dict[bytes, int] = field(repr=False)
+    problems: list[WalkProblem]
+    excluded: int = 0
+    mounts_skipped: int = 0
+
+    def names_of(self, index: int) -> Sequence[int]:
+        entry = self.entries[index]
+        if entry.nlink > 1 and entry.is_file:
+            return self.links[entry.key]
+        return (index,)
+
+    def is_primary(self, index: int) -> bool:
+        """True for the first name of each inode: per-inode work is done once, through it."""
+        entry = self.entries[index]
+        return entry.nlink == 1 or not entry.is_file or self.links[entry.key][0] == index
+
+    def shared_outside(self, index: int) -> bool:
+        """True when the inode has links the walk did not see: changes need a new inode."""
+        entry = self.entries[index]
+        return entry.nlink > len(self.names_of(index))
+
+    def lookup(self, rel: bytes) -> Entry | None:
+        found = self.by_rel.get(rel)
+        return None if found is None else self.entries[found]
+
+    def primaries(self) -> Iterator[int]:
+        for index in range(len(self.entries)):
+            if self.is_primary(index):
+                yield index
+
+    def resolve(self, rel: bytes, hops: int = 40) -> int | None:
+        """The entry `rel` leads to, following symlinks as if the root were `/`.
+
+        None when the path dangles, loops, or reaches something the walk did not list (an
+        excluded path or another file system): then nothing in the tree decides its metadata.
+        """
+        pending = [part for part in rel.split(b"/") if part]
+        done: list[bytes] = []
+        while pending:
+            part = pending.pop(0)
+            if part == b".":
+                continue
+            if part == b"..":
+                if done:
+                    done.pop()
+                continue
+            candidate = b"/".join([*done, part])
+            index = self.by_rel.get(candidate)
+            if index is None:
+                return None
+            if not self.entries[index].is_symlink:
+                done.append(part)
+                continue
+            hops -= 1
+            if hops < 0:
+                return None
+            try:
+                target = os.readlink(os.path.join(self.root, candidate))
+            except OSError:
+                return None
+            if target.startswith(b"/"):
+                done = []
+            pending[:0] = [p for p in target.split(b"/") if p]
+        return self.by_rel.get(b"/".join(done))
+
+    def forget(self, index: int) -> None:
+        """Every name of `index` was unlinked: later passes must not look at them."""
+        for name_index in self.names_of(index):
+            self.entries[name_index].mode = 0  # no file type: skipped from now on
+
+    def update_inode(self, index: int, dev: int, ino: int, size: int) -> None:
+        """Record that every in-tree name of `index` now refers to a new inode."""
+        names = list(self.names_of(index))
+        old_key = self.entries[index].key
+        for name_index in names:
+            entry = self.entries[name_index]
+            entry.dev, entry.ino, entry.size, entry.nlink = dev, ino, size, len(names)
+        if len(names) > 1:
+            del self.links[old_key]
+            self.links[(dev, ino)] = names
+
+
+def _excluded(rel: bytes, patterns: Sequence[str]) -> bool:
+    text = os.fsdecode(rel)
+    return any(fnmatchcase(text, pattern) for pattern in patterns)
+
+
+def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
+    """Walk `root` once. Raises UsageError when the root itself is unusable."""
+    root_b = os.path.abspath(os.fsencode(root))
+    try:
+        root_st = os.lstat(root_b)
+    except OSError as exc:
+        raise UsageError(f"ROOT {root!r}: {exc.strerror}") from None
+    if stat.S_ISLNK(root_st.st_mode):
+        raise UsageError(
+            f"ROOT {root!r} is a symbolic link; rootnorm never follows links, "
+            f"pass the real directory ({os.path.realpath(root)})"
+        )
+    if not stat.S_ISDIR(root_st.st_mode):
+        raise UsageError(f"ROOT {root!r} is not a directory")
+
+    entries = [Entry(b"", b"", -1, root_st)]
+    links: dict[tuple[int, int], list[int]] = {}
+    problems: list[WalkProblem] = []
+    excluded = mounts = 0
+    stack = [0]
+    root_dev = root_st.st_dev
+    while stack:
+        dir_index = stack.pop()
+        directory = entries[dir_index]
+        prefix = directory.rel + b"/" if directory.rel else b""
+        try:
+            with os.scandir(os.path.join(root_b, directory.rel) if directory.rel else root_b) as it:
+                children = sorted(it, key=lambda d: d.name)
+        except OSError as exc:
+            problems.append(WalkProblem(directory.rel, f"cannot list: {exc.strerror}"))
+            continue
+        subdirs = []
+        for child in children:
+            rel = prefix + child.name
+            if exclude and _excluded(rel, exclude):
+                excluded += 1
+                continue
+            try:
+                st = child.stat(follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
+                continue
+            if st.st_dev != root_dev and not cross_mounts:
+                mounts += 1
+                continue
+            index = len(entries)
+            entry = Entry(rel, child.name, dir_index, st)
+            entries.append(entry)
+            if stat.S_ISDIR(st.st_mode):
+                subdirs.append(index)
+            elif st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+                links.setdefault(entry.key, []).append(index)
+        stack.extend(reversed(subdirs))
+    by_rel = {entry.rel: index for index, entry in enumerate(entries)}
+    return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)

@@ -1,0 +1,247 @@
+"""One run: walk once, content handlers per inode, then the mtime pass over every entry."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rootnorm import handlers
+from rootnorm.clock import Clock
+from rootnorm.decisions import Findings, Leave, Outcome, Patch, Remove, Rewrite
+from rootnorm.errors import UsageError
+from rootnorm.handlers.base import Handler, HandlerRefused, Item, Settings
+from rootnorm.handlers.mtime import MtimeHandler
+from rootnorm.inventory import Inventory, walk
+from rootnorm.profile import Profile
+from rootnorm.progress import Progress
+from rootnorm.report import Record, Report
+from rootnorm.safeopen import open_file
+from rootnorm.writer import DirFds, Writer
+
+CHUNK = 256  # candidates per task when --jobs > 1: large enough to amortise the hand-over
+Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
+
+
+@dataclass
+class Run:
+    profile: Profile
+    settings: Settings
+    content: list[Handler]
+    mtime: MtimeHandler | None
+    check: bool
+    jobs: int
+
+
+@dataclass
+class ChunkResult:
+    """What a worker did, for the parent's report and inventory."""
+
+    records: list[Record] = field(default_factory=list)
+    # (index, dev, ino, size) of every inode a worker replaced
+    new_inodes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+def prepare(profile: Profile, epoch: int | None, check: bool, jobs: int) -> Run:
+    """Instantiate the profile's handlers; raises UsageError if one refuses these settings."""
+    value = profile.value if profile.value is not None else (epoch or 0)
+    clock = Clock(profile.policy, value)
+    mtime_on = any(handlers.load(step.name).whole_tree for step in profile.steps)
+    settings = Settings(clock=clock, mtimes_final=mtime_on, source_date_epoch=epoch)
+    content: list[Handler] = []
+    mtime: MtimeHandler | None = None
+    for step in profile.steps:
+        cls = handlers.load(step.name)
+        try:
+            handler = cls(settings, step.options)
+        except HandlerRefused as exc:
+            raise UsageError(f"handler {step.name}: {exc}") from None
+        if isinstance(handler, MtimeHandler):
+            mtime = handler
+        else:
+            content.append(handler)
+    return Run(profile, settings, content, mtime, check, jobs)
+
+
+def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
+    inventory = walk(root, run.profile.exclude, run.profile.cross_mounts)
+    report.inventory = inventory
+    report.add(Record(p.display(), "walk", Outcome.FAILED, p.why) for p in inventory.problems)
+    candidates = _candidates(run, inventory)
+    progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
+    if run.jobs > 1 and len(candidates) > CHUNK:
+        _content_parallel(run, inventory, candidates, report, progress)
+    else:
+        result = _content(run, inventory, candidates, progress)
+        report.add(result.records)
+    if run.mtime is not None:
+        _mtimes(run, run.mtime, inventory, report, progress)
+    progress.close()
+
+
+def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
+    found: list[Candidate] = []
+    if not run.content:
+        return found
+    for index in inventory.primaries():
+        entry = inventory.entries[index]
+        if entry.is_file:
+            wanted = tuple(k for k, handler in enumerate(run.content) if handler.wants(entry))
+            if wanted:
+                found.append((index, wanted))
+    return found
+
+
+def _content(
+    run: Run, inventory: Inventory, candidates: Sequence[Candidate], progress: Progress | None
+) -> ChunkResult:
+    result = ChunkResult()
+    dirs = DirFds(inventory)
+    writer = Writer(inventory, dirs)
+    try:
+        for index, wanted in candidates:
+            _one_file(run, inventory, index, wanted, dirs, writer, result)
+            if progress is not None:
+                progress.update(1)
+    finally:
+        dirs.close()
+    return result
+
+
+def _one_file(
+    run: Run,
+    inventory: Inventory,
+    index: int,
+    wanted: tuple[int, ...],
+    dirs: DirFds,
+    writer: Writer,
+    result: ChunkResult,
+) -> None:
+    entry = inventory.entries[index]
+    path = entry.display()
+    try:
+        fd = open_file(inventory, index, dirs.get(entry.parent))
+    except OSError as exc:
+        result.records.append(Record(path, run.content[wanted[0]].name, Outcome.FAILED, _why(exc)))
+        return
+    try:
+        item = Item(inventory, index, fd)
+        for k in wanted:
+            handler = run.content[k]
+            try:
+                decision = handler.inspect(item)
+            except OSError as exc:
+                result.records.append(Record(path, handler.name, Outcome.FAILED, _why(exc)))
+                return
+            except Exception as exc:  # a handler bug must not end the run or show a traceback
+                detail = f"internal error in handler {handler.name}: {exc!r}"
+                result.records.append(Record(path, handler.name, Outcome.FAILED, detail))
+                return
+            if decision is None:
+                continue
+            if isinstance(decision, Leave):
+                result.records.append(Record(path, handler.name, decision.outcome, decision.why))
+                continue
+            if isinstance(decision, Findings):
+                result.records.extend(
+                    Record(path, handler.name, Outcome.FINDING, f.detail, f) for f in decision.items
+                )
+                continue
+            outcome = Outcome.REMOVED if isinstance(decision, Remove) else Outcome.CHANGED
+            if run.check:
+                result.records.append(Record(path, handler.name, outcome, decision.what))
+                continue
+            old_ino = inventory.entries[index].ino
+            try:
+                if isinstance(decision, Patch):
+                    writer.patch(index, decision)
+                elif isinstance(decision, Rewrite):
+                    writer.replace(index, decision.produce)
+                else:
+                    writer.remove(index)
+            except OSError as exc:
+                detail = f"{decision.what}: {_why(exc)}; left as it was"
+                result.records.append(Record(path, handler.name, Outcome.FAILED, detail))
+                return
+            result.records.append(Record(path, handler.name, outcome, decision.what))
+            if isinstance(decision, Remove):
+                result.removed.append(index)
+                return
+            current = inventory.entries[index]
+            if current.ino != old_ino:
+                result.new_inodes.append((index, current.dev, current.ino, current.size))
+                os.close(fd)
+                fd = -1
+                fd = open_file(inventory, index, dirs.get(entry.parent))
+            item = Item(inventory, index, fd)  # later handlers see the new bytes
+    except OSError as exc:
+        result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+_FORKED: tuple[Run, Inventory] | None = None  # what forked workers inherit
+
+
+def _work(candidates: list[Candidate]) -> ChunkResult:
+    assert _FORKED is not None
+    run, inventory = _FORKED
+    return _content(run, inventory, candidates, None)
+
+
+def _content_parallel(
+    run: Run,
+    inventory: Inventory,
+    candidates: list[Candidate],
+    report: Report,
+    progress: Progress,
+) -> None:
+    global _FORKED
+    chunks = [candidates[i : i + CHUNK] for i in range(0, len(candidates), CHUNK)]
+    _FORKED = (run, inventory)
+    try:
+        with multiprocessing.get_context("fork").Pool(run.jobs) as pool:
+            for chunk, result in zip(chunks, pool.imap(_work, chunks)):
+                report.add(result.records)
+                for index, dev, ino, size in result.new_inodes:
+                    inventory.update_inode(index, dev, ino, size)
+                for index in result.removed:
+                    inventory.forget(index)
+                progress.update(len(chunk))
+    finally:
+        _FORKED = None
+
+
+def _mtimes(
+    run: Run, handler: MtimeHandler, inventory: Inventory, report: Report, progress: Progress
+) -> None:
+    """Set every entry's final mtime; in reverse walk order, so children before parents."""
+    dirs = DirFds(inventory)
+    writer = Writer(inventory, dirs)
+    entries = inventory.entries
+    try:
+        for index in range(len(entries) - 1, -1, -1):
+            progress.update(1)
+            entry = entries[index]
+            if entry.mode == 0 or not inventory.is_primary(index):
+                continue
+            new = handler.new_mtime(entry)
+            if new is None:
+                continue
+            old = entry.mtime_ns
+            if not run.check:
+                try:
+                    writer.set_mtime(index, new)
+                except OSError as exc:
+                    report.add([Record(entry.display(), handler.name, Outcome.FAILED, _why(exc))])
+                    continue
+            report.add_mtime(index, old, new)
+    finally:
+        dirs.close()
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)

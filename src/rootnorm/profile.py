@@ -1,0 +1,222 @@
+"""Profiles: the ordered handler pipeline, excludes and mtime policy, read from TOML.
+
+The whole profile is validated before anything runs; every problem is reported at once with
+the file, the key and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rootnorm import handlers
+from rootnorm.clock import Policy
+from rootnorm.errors import ProfileError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10
+    import tomli as tomllib
+
+BUILTIN = ("ostree", "rpm", "generic")
+ALWAYS_EXCLUDED = ("sysroot/ostree/repo",)  # objects shared with every deployment
+TOP_KEYS = {"description", "exclude", "cross_mounts", "mtime", "handler"}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    policy: Policy
+    value: int | None  # fixed value for the set policy (else SOURCE_DATE_EPOCH)
+    exclude: tuple[str, ...]
+    cross_mounts: bool
+    steps: tuple[Step, ...]
+
+    @property
+    def needs_epoch(self) -> bool:
+        return self.policy is Policy.CLAMP or (self.policy is Policy.SET and self.value is None)
+
+
+def builtin_text(name: str) -> str:
+    return resources.files("rootnorm").joinpath("profiles", f"{name}.toml").read_text("utf-8")
+
+
+def load(name_or_path: str) -> Profile:
+    """A built-in profile by name, or a TOML file by path."""
+    if name_or_path in BUILTIN:
+        return parse(builtin_text(name_or_path), name_or_path, f"built-in profile {name_or_path}")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ProfileError(
+            f"unknown profile {name_or_path!r}: give a built-in one "
+            f"({', '.join(BUILTIN)}) or the path of a TOML file"
+        )
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    return parse(text, path.stem, str(path))
+
+
+def parse(text: str, name: str, origin: str) -> Profile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{origin}: not valid TOML: {exc}") from None
+    checker = _Checker(text, origin)
+    profile = checker.profile(data, name)
+    if checker.problems:
+        raise ProfileError("\n".join(checker.problems))
+    return profile
+
+
+class _Checker:
+    def __init__(self, text: str, origin: str) -> None:
+        self.lines = text.splitlines()
+        self.origin = origin
+        self.problems: list[str] = []
+
+    def fail(self, key: str, message: str, step: int | None = None) -> None:
+        line = self._line_of(key.rpartition(".")[2], step)
+        where = f"{self.origin}:{line}" if line else self.origin
+        self.problems.append(f"{where}: {key}: {message}")
+
+    def _line_of(self, key: str, step: int | None) -> int | None:
+        """Best-effort line of `key` (inside the step-th [[handler]] table when given)."""
+        start, seen = 0, -1
+        if step is not None:
+            for number, line in enumerate(self.lines):
+                if re.match(r"\s*\[\[\s*handler\s*\]\]", line):
+                    seen += 1
+                    if seen == step:
+                        start = number
+                        break
+            else:
+                return None
+        pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
+        for number in range(start, len(self.lines)):
+            if pattern.match(self.lines[number]):
+                return number + 1
+            if step is not None and number > start and self.lines[number].lstrip().startswith("["):
+                break
+        return start + 1 if step is not None else None
+
+    def profile(self, data: dict[str, object], name: str) -> Profile:
+        for key in sorted(set(data) - TOP_KEYS):
+            self.fail(key, f"unknown key (expected one of {', '.join(sorted(TOP_KEYS))})")
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.fail("description", "must be a string")
+            description = ""
+        exclude = data.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
+            self.fail("exclude", "must be a list of root-relative glob patterns (strings)")
+            exclude = []
+        cross_mounts = data.get("cross_mounts", False)
+        if not isinstance(cross_mounts, bool):
+            self.fail("cross_mounts", "must be true or false")
+            cross_mounts = False
+        policy, value = self._mtime(data.get("mtime", {}))
+        steps = self._steps(data.get("handler", []))
+        return Profile(
+            name=name,
+            description=description,
+            policy=policy,
+            value=value,
+            exclude=tuple(p.strip("/") for p in exclude) + ALWAYS_EXCLUDED,
+            cross_mounts=cross_mounts,
+            steps=steps,
+        )
+
+    def _mtime(self, table: object) -> tuple[Policy, int | None]:
+        if not isinstance(table, dict):
+            self.fail("mtime", "must be a table: [mtime] with policy = ...")
+            return Policy.CLAMP, None
+        for key in sorted(set(table) - {"policy", "value"}):
+            self.fail(f"mtime.{key}", "unknown key (expected policy, value)")
+        raw = table.get("policy", "clamp")
+        try:
+            policy = Policy(raw)
+        except ValueError:
+            choices = ", ".join(p.value for p in Policy)
+            self.fail("mtime.policy", f"{raw!r} is not a policy (expected {choices})")
+            policy = Policy.CLAMP
+        value = table.get("value")
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self.fail("mtime.value", "must be a non-negative integer (seconds since 1970)")
+                value = None
+            elif policy is not Policy.SET:
+                self.fail("mtime.value", "only the set policy takes a value")
+        return policy, value
+
+    def _steps(self, raw: object) -> tuple[Step, ...]:
+        if not isinstance(raw, list):
+            self.fail("handler", "must be an array of tables: [[handler]] with name = ...")
+            return ()
+        steps: list[Step] = []
+        for position, table in enumerate(raw):
+            key = f"handler[{position}]"
+            if not isinstance(table, dict):
+                self.fail(key, "must be a table", position)
+                continue
+            name = table.get("name")
+            if name not in handlers.REGISTRY:
+                known = ", ".join(sorted(handlers.REGISTRY))
+                self.fail(f"{key}.name", f"unknown handler {name!r} (known: {known})", position)
+                continue
+            if any(step.name == name for step in steps):
+                self.fail(f"{key}.name", f"handler {name!r} appears twice", position)
+                continue
+            cls = handlers.load(name)
+            known_options = {option.name: option for option in cls.options}
+            options: dict[str, object] = {}
+            for option_name, value in table.items():
+                if option_name == "name":
+                    continue
+                option = known_options.get(option_name)
+                where = f"{key}.{option_name}"
+                if option is None:
+                    expected = ", ".join(sorted(known_options)) or "none"
+                    self.fail(where, f"{name} has no such option (options: {expected})", position)
+                    continue
+                problem = _check_option(option.default, option.choices, value)
+                if problem:
+                    self.fail(where, problem, position)
+                    continue
+                options[option_name] = tuple(value) if isinstance(value, list) else value
+            steps.append(Step(name, options))
+        for position, step in enumerate(steps[:-1]):
+            if handlers.load(step.name).whole_tree:
+                self.fail(
+                    f"handler[{position}].name",
+                    f"{step.name!r} must be the last handler: it runs after all content changes",
+                    position,
+                )
+        return tuple(steps)
+
+
+def _check_option(default: object, choices: tuple[str, ...], value: object) -> str:
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return "" if ok else "must be an integer"
+    if isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return "" if ok else "must be a list of strings"
+    if not isinstance(value, str):
+        return "must be a string"
+    if choices and value not in choices:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    return ""

@@ -1,0 +1,1 @@
+"""Python bytecode cache formats: header layouts, source hashes, where the source lives."""

@@ -1,0 +1,196 @@
+"""Outcomes of a run: the JSON report, the human summary and the exit code.
+
+The report holds no wall-clock time and no absolute path, and lists root-relative paths in
+sorted order, so the report of a reproducible run is itself reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rootnorm import __version__
+from rootnorm.clock import NS
+from rootnorm.decisions import Finding, Outcome
+from rootnorm.inventory import Inventory
+
+REPORT_FORMAT = 1
+EXIT_OK, EXIT_CHANGES, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Record:
+    path: str  # root-relative, as Entry.display() gives it
+    handler: str
+    outcome: Outcome
+    detail: str
+    finding: Finding | None = None
+
+    @property
+    def finding_id(self) -> str | None:
+        """The id `--fail-on` matches: a finding's own, or HANDLER-stale / HANDLER-unsupported."""
+        if self.finding is not None:
+            return self.finding.id
+        if self.outcome in (Outcome.STALE, Outcome.UNSUPPORTED):
+            return f"{self.handler}-{self.outcome.value}"
+        return None
+
+    def as_json(self) -> dict[str, str]:
+        data = {"path": self.path, "handler": self.handler, "outcome": self.outcome.value}
+        if self.detail:
+            data["detail"] = self.detail
+        if self.finding is not None:
+            data["id"] = self.finding.id
+            data["advice"] = self.finding.advice
+        return data
+
+
+class Report:
+    def __init__(self, profile: str, policy: str, check: bool, handlers: Sequence[str]) -> None:
+        self.profile = profile
+        self.policy = policy
+        self.check = check
+        self.handlers = list(handlers)
+        self.records: list[Record] = []
+        self.inventory: Inventory | None = None
+        # mtime changes are the bulk of a first run: kept compact (entry index, old ns, new ns)
+        self.mtime_index = array("q")
+        self.mtime_old = array("q")
+        self.mtime_new = array("q")
+
+    def add_mtime(self, index: int, old_ns: int, new_ns: int) -> None:
+        self.mtime_index.append(index)
+        self.mtime_old.append(old_ns)
+        self.mtime_new.append(new_ns)
+
+    def mtime_changes(self) -> list[tuple[str, int, int]]:
+        """(path, old ns, new ns) of every mtime change, sorted by path."""
+        if self.inventory is None:
+            return []
+        entries = self.inventory.entries
+        return sorted(
+            (entries[i].display(), old, new)
+            for i, old, new in zip(self.mtime_index, self.mtime_old, self.mtime_new)
+        )
+
+    def add(self, records: Iterable[Record]) -> None:
+        self.records.extend(records)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        tally: Counter[tuple[str, str]] = Counter(
+            (record.handler, record.outcome.value) for record in self.records
+        )
+        if self.mtime_index:
+            tally[("mtime", Outcome.CHANGED.value)] = len(self.mtime_index)
+        counts: dict[str, dict[str, int]] = {}
+        for (handler, outcome), number in sorted(
+            tally.items(), key=lambda item: (self.handler_rank(item[0][0]), item[0])
+        ):
+            counts.setdefault(handler, {})[outcome] = number
+        return counts
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.mtime_index) or any(
+            r.outcome in (Outcome.CHANGED, Outcome.REMOVED) for r in self.records
+        )
+
+    @property
+    def failed(self) -> list[Record]:
+        return [r for r in self.records if r.outcome is Outcome.FAILED]
+
+    def matched(self, fail_on: frozenset[str]) -> list[Record]:
+        """Records whose finding id is listed in `--fail-on` (or any finding, for `all`)."""
+        return [
+            r
+            for r in self.records
+            if r.finding_id is not None and ("all" in fail_on or r.finding_id in fail_on)
+        ]
+
+    def exit_code(self, fail_on: frozenset[str]) -> int:
+        if self.failed:
+            return EXIT_FAILED
+        if (self.check and self.changed) or self.matched(fail_on):
+            return EXIT_CHANGES
+        return EXIT_OK
+
+    def as_json(self) -> dict[str, object]:
+        files = sorted(self.records, key=lambda r: (r.path, self.handler_rank(r.handler)))
+        inventory = self.inventory
+        return {
+            "format": "rootnorm-report",
+            "version": REPORT_FORMAT,
+            "tool_version": __version__,
+            "profile": self.profile,
+            "mtime_policy": self.policy,
+            "check": self.check,
+            "entries_seen": len(inventory.entries) if inventory else 0,
+            "excluded": inventory.excluded if inventory else 0,
+            "mount_points_skipped": inventory.mounts_skipped if inventory else 0,
+            "counts": self.counts(),
+            "files": [r.as_json() for r in files],
+            "mtimes": [
+                {"path": path, "old": _seconds(old), "new": _seconds(new)}
+                for path, old, new in self.mtime_changes()
+            ],
+        }
+
+    def handler_rank(self, handler: str) -> int:
+        return self.handlers.index(handler) if handler in self.handlers else -1
+
+    def write_json(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(self.as_json(), out, indent=1, sort_keys=False)
+            out.write("\n")
+
+    def summary(self, verbose: bool) -> list[str]:
+        """Human lines: counts per handler, every failure, and the notable files."""
+        would = "would be " if self.check else ""
+        inventory = self.inventory
+        seen = len(inventory.entries) if inventory else 0
+        excluded = inventory.excluded if inventory else 0
+        mounts = inventory.mounts_skipped if inventory else 0
+        lines = [
+            f"rootnorm: profile {self.profile}, mtime policy {self.policy}"
+            + (", check only (nothing written)" if self.check else ""),
+            f"  {seen} entries seen"
+            + (f", {excluded} excluded" if excluded else "")
+            + (f", {mounts} mount points not crossed" if mounts else ""),
+        ]
+        for handler, outcomes in self.counts().items():
+            parts = ", ".join(
+                f"{number} {would + outcome if outcome in ('changed', 'removed') else outcome}"
+                for outcome, number in outcomes.items()
+            )
+            lines.append(f"  {handler}: {parts}")
+        notable = {Outcome.FAILED, Outcome.STALE, Outcome.UNSUPPORTED, Outcome.FINDING}
+        if self.check:
+            notable |= {Outcome.CHANGED, Outcome.REMOVED}
+        shown: Counter[Outcome] = Counter()
+        hidden = 0
+        for record in sorted(self.records, key=lambda r: r.path):
+            if not verbose and record.outcome not in notable:
+                continue
+            if verbose or record.outcome is Outcome.FAILED or shown[record.outcome] < EXAMPLES:
+                shown[record.outcome] += 1
+                label = record.finding.id if record.finding else record.outcome.value
+                lines.append(f"  {label}: {record.path} [{record.handler}] {record.detail}")
+            else:
+                hidden += 1
+        if hidden:
+            lines.append(f"  ... and {hidden} more (see --report or --verbose)")
+        if verbose or self.check:
+            changes = self.mtime_changes()
+            for path, old, new in changes if verbose else changes[:EXAMPLES]:
+                lines.append(f"  mtime: {path} {_seconds(old)} -> {_seconds(new)}")
+            if not verbose and len(changes) > EXAMPLES:
+                lines.append(f"  ... and {len(changes) - EXAMPLES} more mtime changes")
+        return lines
+
+
+def _seconds(ns: int) -> int | float:
+    return ns // NS if ns % NS == 0 else ns / NS

@@ -1,0 +1,72 @@
+"""Opening names of the walked tree without following links, checked against the inventory.
+
+Every open goes through a directory whose (st_dev, st_ino) matches the walk, and the last
+component is opened with O_NOFOLLOW, so a name swapped for a symlink after the walk can never
+lead outside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from rootnorm.inventory import Entry, Inventory
+
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class Raced(OSError):
+    """The name no longer refers to what the walk saw (changed, replaced or gone)."""
+
+
+def same_inode(st: os.stat_result, entry: Entry) -> bool:
+    return st.st_dev == entry.dev and st.st_ino == entry.ino
+
+
+def open_dir(inventory: Inventory, dir_index: int) -> int:
+    """A directory fd for entry `dir_index`, verified to be the directory the walk listed."""
+    entry = inventory.entries[dir_index]
+    path = os.path.join(inventory.root, entry.rel) if entry.rel else inventory.root
+    fd = os.open(path, DIR_FLAGS)
+    try:
+        if not same_inode(os.fstat(fd), entry):
+            raise Raced(f"directory {entry.display()} changed since the walk")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_FLAGS) -> int:
+    """Open regular file `index` relative to its verified parent `dir_fd`."""
+    entry = inventory.entries[index]
+    fd = os.open(entry.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not same_inode(st, entry):
+            raise Raced(f"{entry.display()} changed since the walk")
+        if st.st_size != entry.size or st.st_mtime_ns != entry.mtime_ns:
+            raise Raced(f"{entry.display()} was modified since the walk")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_whole(inventory: Inventory, index: int) -> bytes:
+    """The content of regular file `index`, read through a verified open."""
+    dir_fd = open_dir(inventory, inventory.entries[index].parent)
+    try:
+        fd = open_file(inventory, index, dir_fd)
+    finally:
+        os.close(dir_fd)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)

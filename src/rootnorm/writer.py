@@ -1,0 +1,213 @@
+"""The one module that changes the tree. Handlers decide; this applies.
+
+Safety rules, all here:
+- every name is reached through a directory fd verified against the walk, the last component
+  with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW: a symlink is never followed, nothing outside the root
+  is written;
+- an inode with links outside the root is never changed: its in-tree names move to a new inode;
+- small changes are one pwrite in place; anything else is a temp file in the same directory
+  with owner, mode, every xattr and the mtime copied, fsync'ed, then renamed over each name;
+- a file's mtime and its parent directory's mtime are restored after a content change, so the
+  mtime policy (and a profile without one) sees the tree as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import BinaryIO
+
+import xattr
+
+from rootnorm.decisions import Patch
+from rootnorm.inventory import Entry, Inventory
+from rootnorm.safeopen import READ_FLAGS, Raced, open_dir, open_file, same_inode
+
+Produce = Callable[[BinaryIO, BinaryIO], None]
+WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class DirFds:
+    """A few verified directory fds, reused while the run moves through a directory."""
+
+    def __init__(self, inventory: Inventory, keep: int = 8) -> None:
+        self.inventory = inventory
+        self.keep = keep
+        self._fds: OrderedDict[int, int] = OrderedDict()
+
+    def get(self, dir_index: int) -> int:
+        fd = self._fds.get(dir_index)
+        if fd is not None:
+            self._fds.move_to_end(dir_index)
+            return fd
+        fd = open_dir(self.inventory, dir_index)
+        self._fds[dir_index] = fd
+        if len(self._fds) > self.keep:
+            os.close(self._fds.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+def _copy(src: BinaryIO, dst: BinaryIO) -> None:
+    while chunk := src.read(1 << 20):
+        dst.write(chunk)
+
+
+def _patched(patch: Patch) -> Produce:
+    def produce(src: BinaryIO, dst: BinaryIO) -> None:
+        _copy(src, dst)
+        dst.seek(patch.offset)
+        dst.write(patch.data)
+
+    return produce
+
+
+def _temp_name(name: bytes) -> bytes:
+    return b"." + name[:200] + b"." + secrets.token_hex(4).encode() + b".rootnorm-tmp"
+
+
+class Writer:
+    def __init__(self, inventory: Inventory, dirs: DirFds) -> None:
+        self.inventory = inventory
+        self.dirs = dirs
+
+    def patch(self, index: int, patch: Patch) -> None:
+        """Write `patch` in place, or through a new inode when the inode is shared outside."""
+        if self.inventory.shared_outside(index):
+            self.replace(index, _patched(patch))
+            return
+        entry = self.inventory.entries[index]
+        try:
+            fd = open_file(self.inventory, index, self.dirs.get(entry.parent), WRITE_FLAGS)
+        except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE: the directory decides
+            self.replace(index, _patched(patch))
+            return
+        try:
+            if os.pwrite(fd, patch.data, patch.offset) != len(patch.data):
+                raise OSError(errno.EIO, "short write")
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def replace(self, index: int, produce: Produce, mtime_ns: int | None = None) -> None:
+        """Give every in-tree name of `index` a new inode holding what `produce` writes."""
+        inventory = self.inventory
+        entry = inventory.entries[index]
+        mtime = entry.mtime_ns if mtime_ns is None else mtime_ns
+        dir_fd = self.dirs.get(entry.parent)
+        src_fd = open_file(inventory, index, dir_fd, READ_FLAGS)
+        temp = _temp_name(entry.name)
+        try:
+            tmp_fd = os.open(temp, TEMP_FLAGS, 0o600, dir_fd=dir_fd)
+        except BaseException:
+            os.close(src_fd)
+            raise
+        try:
+            with open(src_fd, "rb", closefd=False) as src, open(tmp_fd, "wb", closefd=False) as dst:
+                produce(src, dst)
+            self._copy_metadata(src_fd, tmp_fd, mtime)
+            os.fsync(tmp_fd)
+            new_st = os.fstat(tmp_fd)
+            self._check_unchanged(entry, dir_fd)
+            os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            _unlink_quietly(temp, dir_fd)
+            raise
+        finally:
+            os.close(tmp_fd)
+            os.close(src_fd)
+        touched = {entry.parent}
+        for other in inventory.names_of(index):
+            if other != index:
+                self._relink(entry, dir_fd, inventory.entries[other])
+                touched.add(inventory.entries[other].parent)
+        for dir_index in touched:
+            self._settle_dir(dir_index)
+        inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
+
+    def remove(self, index: int) -> None:
+        """Unlink every in-tree name of `index`."""
+        for name_index in self.inventory.names_of(index):
+            entry = self.inventory.entries[name_index]
+            dir_fd = self.dirs.get(entry.parent)
+            self._check_unchanged(entry, dir_fd)
+            os.unlink(entry.name, dir_fd=dir_fd)
+            self._settle_dir(entry.parent)
+        self.inventory.forget(index)
+
+    def set_mtime(self, index: int, mtime_ns: int) -> None:
+        """Set the mtime (and atime, to the same value) of one entry, never following links."""
+        inventory = self.inventory
+        entry = inventory.entries[index]
+        if entry.parent < 0:
+            os.utime(self.dirs.get(index), ns=(mtime_ns, mtime_ns))
+        elif entry.is_file and inventory.shared_outside(index):
+            self.replace(index, _copy, mtime_ns)
+        else:
+            os.utime(
+                entry.name,
+                ns=(mtime_ns, mtime_ns),
+                dir_fd=self.dirs.get(entry.parent),
+                follow_symlinks=False,
+            )
+        for name_index in inventory.names_of(index):
+            inventory.entries[name_index].mtime_ns = mtime_ns
+
+    def _copy_metadata(self, src_fd: int, dst_fd: int, mtime_ns: int) -> None:
+        st = os.fstat(src_fd)
+        try:
+            os.fchown(dst_fd, st.st_uid, st.st_gid)
+        except PermissionError:
+            if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                raise
+        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))  # after chown, which clears set-id bits
+        # After chown (which drops security.capability) and chmod; a failure aborts the
+        # replace: an xattr is never lost silently.
+        for name in xattr.listxattr(src_fd):
+            xattr.setxattr(dst_fd, name, xattr.getxattr(src_fd, name))
+        os.utime(dst_fd, ns=(mtime_ns, mtime_ns))
+
+    def _check_unchanged(self, entry: Entry, dir_fd: int) -> None:
+        st = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
+        if not same_inode(st, entry) or st.st_mtime_ns != entry.mtime_ns:
+            raise Raced(f"{entry.display()} changed since the walk")
+
+    def _relink(self, first: Entry, first_dir_fd: int, other: Entry) -> None:
+        """Point the name `other` at the inode now named by `first`, atomically."""
+        other_dir_fd = self.dirs.get(other.parent)
+        self._check_unchanged(other, other_dir_fd)
+        temp = _temp_name(other.name)
+        os.link(
+            first.name,
+            temp,
+            src_dir_fd=first_dir_fd,
+            dst_dir_fd=other_dir_fd,
+            follow_symlinks=False,
+        )
+        try:
+            os.rename(temp, other.name, src_dir_fd=other_dir_fd, dst_dir_fd=other_dir_fd)
+        except BaseException:
+            _unlink_quietly(temp, other_dir_fd)
+            raise
+
+    def _settle_dir(self, dir_index: int) -> None:
+        """Make a directory durable and give it back the mtime the inventory holds for it."""
+        fd = self.dirs.get(dir_index)
+        os.fsync(fd)
+        mtime = self.inventory.entries[dir_index].mtime_ns
+        os.utime(fd, ns=(mtime, mtime))
+
+
+def _unlink_quietly(name: bytes, dir_fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=dir_fd)
