@@ -7,12 +7,14 @@ interpreters. Nothing follows a symbolic link out of a test tree: trees are copi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -22,9 +24,11 @@ SRC_PACKAGE = REPO_ROOT / "src" / "rootnorm"
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEBIAN_PACKAGES = "python3,python3-xattr,python3-tqdm,python3-pyelftools"
+# python3-xattr depends on the virtual python3-cffi-backend-api-min, which debootstrap
+# cannot resolve: name the real package.
+DEBIAN_PACKAGES = "python3,python3-xattr,python3-cffi-backend,python3-tqdm,python3-pyelftools"
 # Bump when the recipe of the cached tree changes, so an old cache is never reused.
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"
 
 # The target's interpreter, as seen from inside the target.
 TARGET_PYTHON = "/usr/bin/python3"
@@ -67,9 +71,14 @@ def run(
     check: bool = True,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing text output; on failure raise with both streams shown."""
+    """Run a command, capturing text output; on failure raise with both streams shown.
+
+    The program is looked up on the HOST's PATH even when `env` gives the child a
+    different (or no) PATH.
+    """
+    program = argv[0] if "/" in argv[0] else (shutil.which(argv[0]) or argv[0])
     proc = subprocess.run(
-        list(argv),
+        [program, *argv[1:]],
         env=dict(env) if env is not None else None,
         cwd=str(cwd) if cwd is not None else None,
         capture_output=True,
@@ -95,9 +104,18 @@ def debootstrap_rootfs() -> Path:
     if (final / "usr" / "bin" / "python3").exists():
         return final
     cache.mkdir(parents=True, exist_ok=True)
+    # One builder at a time: a second test session waits, then finds the finished tree.
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (final / "usr" / "bin" / "python3").exists():
+            return final
+        return _build_rootfs(cache, final)
+
+
+def _build_rootfs(cache: Path, final: Path) -> Path:
+    for leftover in cache.glob(".build-*"):  # from an interrupted build (we hold the lock)
+        shutil.rmtree(leftover)
     scratch = cache / f".build-{os.getpid()}"
-    if scratch.exists():
-        shutil.rmtree(scratch)
     run(
         [
             "debootstrap",
@@ -361,14 +379,15 @@ def diff_snapshots(before: Mapping[str, FileState], after: Mapping[str, FileStat
 
 
 def host_rootnorm_shim(bindir: Path) -> Path:
-    """A `rootnorm` command on the host that runs this checkout's source (for finalize.d)."""
+    """A `rootnorm` command on the host: this checkout's source run by the interpreter that
+    runs the tests (which has rootnorm's dependencies installed)."""
     bindir.mkdir(parents=True, exist_ok=True)
     shim = bindir / "rootnorm"
     shim.write_text(
         textwrap.dedent(
             f"""\
             #!/bin/sh
-            PYTHONPATH={SRC_PACKAGE.parent} exec python3 -B -m rootnorm "$@"
+            PYTHONPATH={SRC_PACKAGE.parent} exec {sys.executable} -B -m rootnorm "$@"
             """
         )
     )
