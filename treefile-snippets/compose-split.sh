@@ -22,6 +22,6 @@ rpm-ostree compose install --unified-core --cachedir="$cachedir" --repo="$repo" 
     "$manifest" "$workdir"
 # With --unified-core the files are hard links into the package cache; rootnorm puts
 # changed content in new inodes and never edits a shared inode's bytes in place.
-PYTHONDONTWRITEBYTECODE=1 rootnorm --profile ostree "$workdir/rootfs/usr"
+PYTHONDONTWRITEBYTECODE=1 rootnorm --profile ostree "$workdir/rootfs"
 rpm-ostree compose postprocess --unified-core "$workdir/rootfs" "$manifest"
 rpm-ostree compose commit --repo="$repo" "$manifest" "$workdir/rootfs"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -115,14 +117,19 @@ def deployed_stale(root: Path, tmp_path: Path, name: str) -> tuple[int, int, str
 
 
 @pytest.mark.slow
-def test_derived_image_run_step(debian_rootfs: Path, tmp_path: Path) -> None:
+def test_derived_image_run_step(
+    debian_rootfs: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     root = tmp_path / "rootfs"
     copy_tree(debian_rootfs, root)
     add_probe_package(root)
     install_rootnorm(root)
     seed_state_dirs(root)
     (root / "etc/resolv.conf").write_text("# from the image\n")
-    resolv = tmp_path / "resolv.conf"
+    # podman/buildah bind this from their run directory, a tmpfs: another file system.
+    shm = Path(tempfile.mkdtemp(prefix="rootnorm-test-", dir="/dev/shm"))
+    request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
+    resolv = shm / "resolv.conf"
     resolv.write_text("nameserver 192.0.2.1\n")
     os.utime(resolv, (OLD, OLD))
 

@@ -73,7 +73,8 @@ def test_snippet_is_a_valid_treefile_fragment() -> None:
     assert isinstance(scripts, list) and len(scripts) == 1
     script = scripts[0]
     assert isinstance(script, str) and script.startswith("#!"), "inline scripts need a shebang"
-    assert "python3 -B -m rootnorm --profile ostree /usr" in script
+    assert 'python3 -B -m rootnorm --profile "$profile" /' in script
+    assert "cross_mounts = true" in script
     assert "PYTHONDONTWRITEBYTECODE=1" in script
     mode = FINALIZE_HOOK.stat().st_mode
     assert stat.S_ISREG(mode) and mode & stat.S_IXUSR, "rpm-ostree skips non-executable hooks"
@@ -91,8 +92,23 @@ def digest_tree(top: Path) -> dict[str, str]:
     return out
 
 
+UNIFIED_CORE_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="core gap: with --unified-core the tree is an ostree checkout of the package cache, "
+    "so every .py already has mtime 0 and the core's stale='keep' rule leaves every packaged "
+    "timestamp pyc stale (see docs/integrations.md, 'Known limits')",
+)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["inline", "inline-unified-core", "finalize.d"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "inline",
+        pytest.param("inline-unified-core", marks=UNIFIED_CORE_GAP),
+        pytest.param("finalize.d", marks=UNIFIED_CORE_GAP),
+    ],
+)
 def test_rpm_ostree_deployment_has_no_stale_bytecode(
     mode: str, debian_rootfs: Path, tmp_path: Path, mounts: list[Path]
 ) -> None:
@@ -116,12 +132,30 @@ def test_rpm_ostree_deployment_has_no_stale_bytecode(
     assert stale_before >= 40, "the baseline must show the problem, or the test proves nothing"
     assert matches_before == 0, err[-2000:]
 
-    # An rpm-ostree package cache: with --unified-core (and in finalize.d) every file of
-    # the tree is a hard link into it. Its content must survive rootnorm untouched.
+    # An rpm-ostree package cache: with --unified-core (and so in finalize.d) every file of
+    # /usr is a hard link into it, checked out by ostree, so every non-empty regular file
+    # already has mtime 0 (ostree objects carry no mtime). Its content must survive
+    # rootnorm untouched.
     pkgcache = tmp_path / "pkgcache"
     pkgcache_digests: dict[str, str] = {}
     if mode != "inline":
         run(["cp", "-al", str(target / "usr"), str(pkgcache)])
+        run(
+            [
+                "find",
+                str(pkgcache),
+                "-type",
+                "f",
+                "-size",
+                "+0",
+                "-exec",
+                "touch",
+                "-d",
+                "@0",
+                "{}",
+                "+",
+            ]
+        )
         pkgcache_digests = digest_tree(pkgcache)
 
     if mode == "finalize.d":
