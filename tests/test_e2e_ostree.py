@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import rootnorm
+from conftest import clean_env, rootnorm
 from pytrees import (
     VERSIONS,
     build,
@@ -92,3 +94,40 @@ def test_real_ostree_commit_and_checkout(processed: Path, tmp_path: Path) -> Non
         result = import_all(out, version)
         assert result.stale == _stale_names(version), (version, result)
         assert result.matches == expected_modules(version) - 1, (version, result)
+
+
+def test_lost_source_mtimes_verified_by_code(compiled: Path, tmp_path: Path) -> None:
+    """rpm-ostree unified core / finalize.d: the tree is already an ostree checkout, so every
+    .py has mtime 0 (empty ones the checkout time) while pycs carry the build time. The
+    running Python's pycs are verified against a fresh compile and fixed; other versions'
+    are reported as not verifiable and stay as they were; the edited module stays stale."""
+    tree = tmp_path / "tree"
+    copy_tree(compiled, tree)
+    checkout_mtimes(tree)
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    proc = rootnorm("--profile", "ostree", "--verbose", str(tree))
+    assert proc.returncode == 0, proc.stderr
+    tag = f"cpython-{running.replace('.', '')}"
+    verified = [ln for ln in proc.stdout.splitlines() if "code verified identical" in ln]
+    assert any(tag in ln and "/mod." in ln for ln in verified)
+    # other versions' caches are verifiable only when their source is empty
+    assert all(tag in ln or "/__init__." in ln for ln in verified), verified
+    assert any("not verifiable here" in ln for ln in proc.stdout.splitlines())
+    checkout_mtimes(tree)
+    result = import_all(tree, running)
+    assert result.stale == ["common.edited"], result
+    assert result.matches == expected_modules(running) - 1
+    assert result.output == "new"
+
+
+def test_touched_source_is_verified_not_stale(tmp_path: Path) -> None:
+    pkg = tmp_path / "root" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "m.py").write_text("X = 1\n")
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(pkg)], check=True, env=clean_env()
+    )
+    os.utime(pkg / "m.py", ns=(5 * 10**18, 5 * 10**18))  # touched: same content, new mtime
+    proc = rootnorm("--profile", "ostree", "--verbose", str(tmp_path / "root"))
+    assert "code verified identical" in proc.stdout
+    assert "stale" not in proc.stdout

@@ -29,6 +29,7 @@ class Patch:
     offset: int
     data: bytes
     what: str
+    finding: Finding | None = None  # something to report besides the change itself
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,11 @@ def _one_file(
                 )
                 continue
             outcome = Outcome.REMOVED if isinstance(decision, Remove) else Outcome.CHANGED
+            if isinstance(decision, Patch) and decision.finding is not None:
+                finding = decision.finding
+                result.records.append(
+                    Record(path, handler.name, Outcome.FINDING, finding.detail, finding)
+                )
             if run.check:
                 result.records.append(Record(path, handler.name, outcome, decision.what))
                 continue

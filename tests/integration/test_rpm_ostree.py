@@ -92,21 +92,13 @@ def digest_tree(top: Path) -> dict[str, str]:
     return out
 
 
-UNIFIED_CORE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="core gap: with --unified-core the tree is an ostree checkout of the package cache, "
-    "so every .py already has mtime 0 and the core's stale='keep' rule leaves every packaged "
-    "timestamp pyc stale (see docs/integrations.md, 'Known limits')",
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "mode",
     [
         "inline",
-        pytest.param("inline-unified-core", marks=UNIFIED_CORE_GAP),
-        pytest.param("finalize.d", marks=UNIFIED_CORE_GAP),
+        "inline-unified-core",
+        "finalize.d",
     ],
 )
 def test_rpm_ostree_deployment_has_no_stale_bytecode(

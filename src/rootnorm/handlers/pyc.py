@@ -5,15 +5,22 @@ from __future__ import annotations
 import struct
 
 from rootnorm.clock import NS
-from rootnorm.decisions import Decision, Leave, Outcome, Patch, Remove
+from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch, Remove
 from rootnorm.handlers.base import Handler, Item, Option
 from rootnorm.inventory import Entry, Inventory
 from rootnorm.pyc import header as pycheader
 from rootnorm.pyc.siphash import source_hash
 from rootnorm.pyc.source import source_of
+from rootnorm.pyc.verify import optimization, same_code
 from rootnorm.safeopen import read_whole
 
 U32 = 0xFFFFFFFF
+EMPTY_SOURCE_PRE37 = Finding(
+    "pyc-empty-source-pre37",
+    "the source is empty and this Python (< 3.7) has no hash-based pycs: ostree checks empty "
+    "files out with the checkout time, so this cache will be stale there",
+    "nothing to do (compiling an empty module costs nothing), or remove the cache",
+)
 
 
 class PycHandler(Handler):
@@ -27,6 +34,13 @@ class PycHandler(Handler):
             "whose source is an empty file (ostree gives empty files the checkout time), 'all' "
             "for every one, 'never' to keep timestamps",
             ("never", "empty", "all"),
+        ),
+        Option(
+            "verify",
+            True,
+            "When a pyc's header disagrees with its source's mtime (mtimes lost in an ostree "
+            "checkout, a touched source), compare its code with a fresh compile of the source "
+            "(pycs of the running Python; an empty source always) and treat it as valid if equal",
         ),
         Option(
             "stale",
@@ -56,6 +70,13 @@ class PycHandler(Handler):
             return Leave(Outcome.SKIPPED, "hash-based pyc: its validity does not depend on mtimes")
         final = (self.settings.final_mtime_ns(source) // NS) & U32
         stale = _stale_reason(parsed, source)
+        proof = ""
+        if stale and self.opts["verify"] and parsed.source_size == source.size & U32:
+            same = _same_code(item, parsed, found)
+            if same:
+                stale, proof = "", " (source mtime differed; code verified identical)"
+            elif same is None:
+                stale += "; not verifiable here: another Python's bytecode"
         if stale:
             if self.opts["stale"] == "remove":
                 return Remove(f"removed stale pyc: {stale}")
@@ -70,13 +91,17 @@ class PycHandler(Handler):
             text = read_whole(inventory, found) if source.size else b""
             digest = source_hash(item.head()[:4], text)
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
-            return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc")
+            return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof)
+        finding = None
+        if source.size == 0 and self.opts["checked_hash"] != "never":
+            finding = EMPTY_SOURCE_PRE37
         if final == parsed.mtime:
-            return None
+            return Findings((finding,)) if finding else None
         return Patch(
             parsed.mtime_offset,
             struct.pack("<I", final),
-            f"header mtime {parsed.mtime} -> {final}",
+            f"header mtime {parsed.mtime} -> {final}" + proof,
+            finding,
         )
 
     def _to_checked_hash(self, parsed: pycheader.Header, source: Entry) -> bool:
@@ -84,6 +109,16 @@ class PycHandler(Handler):
         if mode == "never" or not parsed.known_cpython:
             return False
         return mode == "all" or source.size == 0
+
+
+def _same_code(item: Item, parsed: pycheader.Header, source_index: int) -> bool | None:
+    if item.entry.size == 0:
+        return False
+    if parsed.source_size == 0:
+        return True  # sizes are equal: an empty module always compiles to the same code
+    pyc = item.reader().read()
+    source = read_whole(item.inventory, source_index)
+    return same_code(pyc, parsed.size, source, optimization(item.entry.name))
 
 
 def _source_index(inventory: Inventory, entry: Entry) -> int | str:
