@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import rootnorm, snapshot
+from conftest import SRC, rootnorm, snapshot
 from pytrees import build
 
 EPOCH = "1600000000"
@@ -172,10 +174,17 @@ def test_excludes_are_left_alone(tmp_path: Path, tree: Path) -> None:
     repo = tree / "sysroot" / "ostree" / "repo"
     repo.mkdir(parents=True)
     (repo / "config").write_text("[core]\n")
-    before = {p: p.stat().st_mtime_ns for p in (tree / "var", var, repo, repo / "config")}
+    kept = (tree / "var", var, tree / "sysroot", repo, repo / "config")
+    before = {p: p.stat().st_mtime_ns for p in kept}
     assert rootnorm("--profile", "ostree", str(tree)).returncode == 0
     assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert (tree / "usr").stat().st_mtime_ns == 0
+    # a user profile without those excludes still never enters the ostree repository
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[mtime]\npolicy = "zero"\n[[handler]]\nname = "mtime"\n')
+    assert rootnorm("--profile", str(mine), str(tree)).returncode == 0
     assert (tree / "sysroot").stat().st_mtime_ns == 0
+    assert repo.stat().st_mtime_ns == before[repo]
 
 
 def test_fail_on_stale_pycs(tree: Path) -> None:
@@ -191,3 +200,19 @@ def test_list_handlers_and_help() -> None:
     assert "checked_hash" in listed.stdout
     helped = rootnorm("--help")
     assert "exit codes:" in helped.stdout
+
+
+def test_closed_pipe_keeps_the_exit_code(tree: Path) -> None:
+    script = (
+        f"{sys.executable} -B -m rootnorm --check --verbose --profile ostree {tree} | head -1;"
+        " exit ${PIPESTATUS[0]}"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(SRC)},
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "internal error" not in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +43,25 @@ def test_cross_mounts_when_asked(mounted: Path, tmp_path: Path) -> None:
     )
     assert rootnorm("--profile", str(profile), str(mounted)).returncode == 0
     assert (mounted / "mnt" / "inside").stat().st_mtime_ns == 0
+
+
+def test_same_filesystem_bind_mount_not_crossed(tmp_path: Path) -> None:
+    """st_dev cannot tell a bind mount from the same file system; the mount table can."""
+    root = tmp_path / "root"
+    host = tmp_path / "host-resolv.conf"
+    host.write_text("nameserver 127.0.0.1\n")
+    os.utime(host, ns=(7 * 10**18, 7 * 10**18))
+    (root / "etc").mkdir(parents=True)
+    target = root / "etc" / "resolv.conf"
+    target.write_text("")
+    proc = subprocess.run(["mount", "--bind", str(host), str(target)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {proc.stderr.decode().strip()}")
+    try:
+        assert rootnorm("--profile", "ostree", str(root)).returncode == 0
+        assert host.stat().st_mtime_ns == 7 * 10**18
+        assert host.read_text() == "nameserver 127.0.0.1\n"
+        assert rootnorm("--profile", "ostree", "--cross-mounts", str(root)).returncode == 0
+        assert host.stat().st_mtime_ns == 0  # crossing was asked for
+    finally:
+        subprocess.run(["umount", str(target)], check=True)

@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="change nothing; exit 1 if anything would change"
     )
     parser.add_argument(
+        "--cross-mounts",
+        action="store_true",
+        help="descend into mount points below ROOT (e.g. /usr in rpm-ostree's sandbox)",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)"
     )
     parser.add_argument("--report", metavar="FILE", help="write a JSON report to FILE")
@@ -133,6 +138,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     profile = profiles.load(args.profile)
     if args.mtime_policy:
         profile = dataclasses.replace(profile, policy=Policy(args.mtime_policy))
+    if args.cross_mounts:
+        profile = dataclasses.replace(profile, cross_mounts=True)
     epoch = _epoch(args.source_date_epoch) if profile.needs_epoch else None
     if profile.needs_epoch and epoch is None:
         raise UsageError(
@@ -161,9 +168,12 @@ def run(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
     else:
-        print("\n".join(report.summary(args.verbose)))
-        for record in report.matched(fail_on):
-            print(f"  fail-on {record.finding_id}: {record.path}")
+        lines = report.summary(args.verbose)
+        lines += [f"  fail-on {r.finding_id}: {r.path}" for r in report.matched(fail_on)]
+        try:
+            print("\n".join(lines), flush=True)
+        except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
 
 

@@ -176,6 +176,30 @@ def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], bool]:
     return lambda rel: regex.match(os.fsdecode(rel)) is not None
 
 
+def _mount_points(root: bytes) -> set[bytes]:
+    """Root-relative paths of every mount point below `root`, bind mounts included.
+
+    A bind mount from the same file system has the same st_dev, so only the kernel's mount
+    table shows it (a container's /etc/resolv.conf, for example). Without /proc: none.
+    """
+    real_root = os.path.realpath(root)
+    prefix = real_root.rstrip(b"/") + b"/"
+    found: set[bytes] = set()
+    try:
+        with open("/proc/self/mountinfo", "rb") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) < 5:
+            continue
+        point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), fields[4])
+        if point.startswith(prefix):
+            found.add(point[len(prefix) :])
+    return found
+
+
 def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
     """Walk `root` once. Raises UsageError when the root itself is unusable."""
     root_b = os.path.abspath(os.fsencode(root))
@@ -198,6 +222,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     stack = [0]
     root_dev = root_st.st_dev
     excluded_by = _exclusion(exclude)
+    mount_points = set() if cross_mounts else _mount_points(root_b)
     while stack:
         dir_index = stack.pop()
         directory = entries[dir_index]
@@ -220,7 +245,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
                 if exc.errno != errno.ENOENT:
                     problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
                 continue
-            if st.st_dev != root_dev and not cross_mounts:
+            if not cross_mounts and (st.st_dev != root_dev or rel in mount_points):
                 mounts += 1
                 continue
             index = len(entries)
