@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 from integ_support import (
     MATCHES_RE,
     PROBE_MODULES,
@@ -34,8 +35,6 @@ from integ_support import (
     run_inline_postprocess,
     stale_names,
 )
-
-yaml = pytest.importorskip("yaml")
 
 SNIPPET = REPO_ROOT / "treefile-snippets" / "rootnorm.yaml"
 FINALIZE_HOOK = REPO_ROOT / "treefile-snippets" / "finalize.d" / "50-rootnorm"

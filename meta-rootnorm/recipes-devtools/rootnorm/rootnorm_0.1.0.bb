@@ -4,7 +4,7 @@ final mtimes (0 on OSTree, REPRODUCIBLE_TIMESTAMP_ROOTFS elsewhere), clamps or s
 mtimes and normalises archives. Use it through rootnorm.bbclass."
 LICENSE = "MIT"
 # pyproject.toml line 11: license = { text = "MIT" }
-LIC_FILES_CHKSUM = "file://pyproject.toml;beginline=11;endline=11;md5=7d995d69c29a01e73a161f8674ecfc0c"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=a53ec80ac59dab9c0556cef9936d290c"
 
 # Build the source tree this layer ships in (ROOTNORM_SRCDIR is set by conf/layer.conf).
 # To build a release instead, set in a bbappend or local.conf, for example:
