@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from conftest import rootnorm
 
 from rootnorm import inventory
 from rootnorm.clock import Clock, Policy
@@ -74,13 +74,5 @@ def needs(*tools: str) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command line, `python -m rootnorm`, from this checkout."""
-    src = Path(__file__).resolve().parents[2] / "src"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(src), "TZ": "UTC"}
-    return subprocess.run(
-        [sys.executable, "-B", "-m", "rootnorm", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    """The real command line, with TZ=UTC (zip times are local times)."""
+    return rootnorm(*args, env={"TZ": "UTC"})
