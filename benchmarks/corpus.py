@@ -55,7 +55,7 @@ PACKAGES = (
 # closer to what Fedora images carry (pip, setuptools, a big pure-Python library, Java libs).
 EXTRA_PACKAGES = ("python3-pip", "python3-setuptools", "python3-sympy", "maven")
 CHROOT_PATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_COPIES = 8
+DEFAULT_COPIES = 11
 # The tiny tree's "build time": every file gets this mtime before its pyc is compiled.
 TINY_BUILD_MTIME = 1_700_000_000
 CORPORA = ("tiny", "debian", "scaled")

@@ -164,6 +164,19 @@ class Source:
         return time.perf_counter() - start
 
 
+def fs_type(path: Path) -> str:
+    """The file system type and mount options of the mount holding ``path``."""
+    best = ("", "unknown")
+    target = str(path.resolve())
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            _dev, point, kind, options = line.split()[:4]
+            inside = target == point or target.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best[0]):
+                best = (point, f"{kind} {options}")
+    return best[1]
+
+
 def list_archives(root: Path) -> list[str]:
     found: list[str] = []
     seen: set[int] = set()
@@ -402,7 +415,8 @@ def markdown(
         f"Command: `{meta['command']}`  ",
         f"Machine: {meta['machine']}  ",
         f"Repetitions: {meta['repeat']} per contender and corpus, alternating; medians shown.  ",
-        "Each run is a whole process on a fresh `cp -a` copy"
+        f"Each run is a whole process on a fresh `cp -a` copy in `{meta['scratch']}` "
+        f"({meta['scratch_fs']})"
         + (", synced to disk" if meta["sync"] else " (NOT synced)")
         + ", walked once beforehand (lstat of every entry) so every contender sees the same "
         "warm page cache; the page cache is never dropped.  ",
@@ -410,7 +424,7 @@ def markdown(
         "largest single process, not a sum over workers.  ",
         plot_note,
         "",
-        "| corpus | entries | fresh copy (median) |",
+        "| corpus | entries | fresh copy: rm old + cp -a + sync (median) |",
         "|---|---:|---:|",
     ]
     for source in sources:
@@ -511,6 +525,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="do not sync after each fresh copy (faster, noisier)",
     )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        help="where fresh copies go (default <cache>/scratch, the corpus's file system; "
+        "/dev/shm is much cheaper to copy to and delete from, but measures tmpfs)",
+    )
     parser.add_argument("--out", type=Path, help="output directory (default <cache>/results)")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -533,8 +553,9 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown contenders {sorted(unknown)}; known: {[c.name for c in listed]}")
         listed = [c for c in listed if c.name in args.only]
-    (args.cache / "scratch").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=args.cache / "scratch") as scratch:
+    scratch_base: Path = args.scratch or args.cache / "scratch"
+    scratch_base.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_base) as scratch:
         results, copy_seconds = measure(sources, listed, args.repeat, Path(scratch), args.sync)
     meta: dict[str, object] = {
         "command": " ".join(["python3", "benchmarks/run.py", *(argv or sys.argv[1:])]),
@@ -542,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}",
         "repeat": args.repeat,
         "sync": args.sync,
+        "scratch": str(scratch_base),
+        "scratch_fs": fs_type(scratch_base),
         "source_date_epoch": SOURCE_DATE_EPOCH,
         "warm_cache": "one lstat walk of each fresh copy before timing; page cache not dropped",
     }
