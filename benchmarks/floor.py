@@ -6,11 +6,13 @@ One ``os.scandir`` walk; an lstat of every entry; for each regular ``*.pyc`` one
 following symlinks) of every entry whose mtime is not already 0.  No safety checks at all: no
 source lookup, no validity check, no hard-link bookkeeping, no xattrs.  Not a tool, a yardstick.
 
-Usage: ``python3 -B benchmarks/floor.py ROOT``; prints what it did.
+Usage: ``python3 -B benchmarks/floor.py [--exclude NAME ...] ROOT``; prints what it did.
+``--exclude`` skips a top-level directory, to walk what a profile walks (ostree: run, tmp, var).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 import sys
@@ -40,9 +42,11 @@ def patch_pyc(path: str) -> bool:
         os.close(fd)
 
 
-def run(root: str) -> tuple[int, int, int]:
-    """Walk ``root``; return (entries, pycs written, mtimes set)."""
+def run(root: str, exclude: frozenset[str]) -> tuple[int, int, int]:
+    """Walk ``root`` except the top-level names in ``exclude``; return (entries, pycs written,
+    mtimes set)."""
     entries = written = utimes = 0
+    skip = {os.path.join(root, name) for name in exclude}
     stack = [root]
     utime = os.utime
     while stack:
@@ -53,7 +57,8 @@ def run(root: str) -> tuple[int, int, int]:
                 mode = info.st_mode
                 changed = False
                 if stat.S_ISDIR(mode):
-                    stack.append(entry.path)
+                    if entry.path not in skip:
+                        stack.append(entry.path)
                 elif stat.S_ISREG(mode) and entry.name.endswith(".pyc"):
                     changed = patch_pyc(entry.path)
                     written += changed
@@ -68,10 +73,11 @@ def run(root: str) -> tuple[int, int, int]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: floor.py ROOT", file=sys.stderr)
-        return 2
-    entries, written, utimes = run(argv[0])
+    parser = argparse.ArgumentParser(description="the physical floor of an ostree-profile run")
+    parser.add_argument("--exclude", action="append", default=[], metavar="NAME")
+    parser.add_argument("root")
+    args = parser.parse_args(argv)
+    entries, written, utimes = run(args.root, frozenset(args.exclude))
     print(f"floor: {entries} entries, {written} pyc headers written, {utimes} mtimes set")
     return 0
 
