@@ -237,6 +237,16 @@ def stage_rootnorm(src: Path, stage: Path) -> str:
     return ""
 
 
+def describe_source(src: Path) -> str:
+    """``src`` and, when it is in a git checkout, its commit (``+dirty`` with local changes)."""
+    git = ["git", "-C", str(src)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return str(src)
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True)
+    return f"{src} at {head.stdout.strip()}" + ("+dirty" if dirty.stdout else "")
+
+
 def strip_nd_commands(tree: Path, archives: list[str]) -> list[list[str]]:
     base = ["strip-nondeterminism", "-T", str(SOURCE_DATE_EPOCH), "--normalizers=+ar"]
     commands: list[list[str]] = []
@@ -417,6 +427,7 @@ def markdown(
         "",
         f"Command: `{meta['command']}`  ",
         f"Machine: {meta['machine']}  ",
+        f"rootnorm: {meta['rootnorm']}  ",
         f"Repetitions: {meta['repeat']} per contender and corpus, alternating; medians shown.  ",
         f"Each run is a whole process on a fresh `cp -a` copy in `{meta['scratch']}` "
         f"({meta['scratch_fs']})"
@@ -564,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python3", "benchmarks/run.py", *(argv or sys.argv[1:])]),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
+        "rootnorm": describe_source(args.rootnorm_src.resolve()),
         "repeat": args.repeat,
         "sync": args.sync,
         "scratch": str(scratch_base),
