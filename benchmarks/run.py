@@ -558,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     stage = args.cache / "rootnorm-stage"
+    rootnorm_source = describe_source(args.rootnorm_src.resolve())
     missing = stage_rootnorm(args.rootnorm_src.resolve(), stage)
     if missing:
         print(f"rootnorm not available: {missing}", flush=True)
@@ -575,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python3", "benchmarks/run.py", *(argv or sys.argv[1:])]),
         "machine": f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
-        "rootnorm": describe_source(args.rootnorm_src.resolve()),
+        "rootnorm": rootnorm_source,
         "repeat": args.repeat,
         "sync": args.sync,
         "scratch": str(scratch_base),
