@@ -8,7 +8,7 @@ the 3390 cut-off is wrong (3390/3391 have the 12-byte layout, so their size fiel
 stale pycs are made to look valid, and hard-linked opt levels are rewritten once per name.
 For comparison only; never use it on a real tree.
 
-Usage: ``python3 -B benchmarks/naive.py ROOT``
+Usage: ``python3 -B benchmarks/naive.py ROOT...`` (several roots: the copies of a scaled tree)
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ def fix(path: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: naive.py ROOT", file=sys.stderr)
+    if not argv:
+        print("usage: naive.py ROOT...", file=sys.stderr)
         return 2
     fixed = 0
-    for dirpath, _dirnames, filenames in os.walk(os.path.join(argv[0], "usr")):
-        if os.path.basename(dirpath) != "__pycache__":
-            continue
-        for name in fnmatch.filter(filenames, "*.cpython-*.pyc"):
-            fixed += fix(os.path.join(dirpath, name))
+    for root in argv:
+        for dirpath, _dirnames, filenames in os.walk(os.path.join(root, "usr")):
+            if os.path.basename(dirpath) != "__pycache__":
+                continue
+            for name in fnmatch.filter(filenames, "*.cpython-*.pyc"):
+                fixed += fix(os.path.join(dirpath, name))
     print(f"naive: {fixed} pyc headers written")
     return 0
 

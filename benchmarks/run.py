@@ -264,6 +264,13 @@ def strip_nd_commands(tree: Path, archives: list[str]) -> list[list[str]]:
     return commands
 
 
+def system_roots(tree: Path) -> list[str]:
+    """``tree`` itself, or for a scaled tree its copies: the dirs that hold a ``usr/``."""
+    if (tree / "usr").is_dir():
+        return [str(tree)]
+    return sorted(str(p) for p in tree.iterdir() if (p / "usr").is_dir())
+
+
 def contenders(
     stage: Path, rootnorm_missing: str, archive_profile: Path | None, jobs_variants: bool
 ) -> list[Contender]:
@@ -294,7 +301,7 @@ def contenders(
         Contender(
             "naive",
             "Fedora-style inline fix: pycs under usr/ only, no mtimes",
-            one(lambda tree: [PY, "-B", str(HERE / "naive.py"), str(tree)]),
+            one(lambda tree: [PY, "-B", str(HERE / "naive.py"), *system_roots(tree)]),
         ),
         Contender(
             "rootnorm ostree",
