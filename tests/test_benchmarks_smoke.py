@@ -77,6 +77,8 @@ def test_suite_runs_on_tiny_corpus(tmp_path: Path) -> None:
         samples = results[name]["samples"]
         assert [s["returncode"] for s in samples] == [0], (name, samples)
 
+    assert "naive: 0 " not in results["naive"]["samples"][0]["output_tail"]
+
     table = (out / "results.md").read_text()
     assert "| tiny | floor |" in table
     if importlib.util.find_spec("matplotlib") is not None:
