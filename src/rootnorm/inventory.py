@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rootnorm.errors import UsageError
@@ -98,11 +98,6 @@ class Inventory:
         found = self.by_rel.get(rel)
         return None if found is None else self.entries[found]
 
-    def primaries(self) -> Iterator[int]:
-        for index in range(len(self.entries)):
-            if self.is_primary(index):
-                yield index
-
     def resolve(self, rel: bytes, hops: int = 40) -> int | None:
         """The entry `rel` leads to, following symlinks as if the root were `/`.
 
@@ -172,8 +167,8 @@ def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], bool]:
     """One compiled matcher for all patterns; "*" also matches "/" (fnmatch semantics)."""
     if not patterns:
         return lambda rel: False
-    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
-    return lambda rel: regex.match(os.fsdecode(rel)) is not None
+    regex = re.compile(os.fsencode("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)))
+    return lambda rel: regex.match(rel) is not None
 
 
 def _mount_points(root: bytes) -> set[bytes]:

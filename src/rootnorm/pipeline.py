@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rootnorm import handlers
 from rootnorm.clock import Clock
 from rootnorm.decisions import Findings, Leave, Outcome, Patch, Remove, Rewrite
 from rootnorm.errors import UsageError
-from rootnorm.handlers.base import Handler, HandlerRefused, Item, Settings
+from rootnorm.handlers.base import Handler, HandlerRefused, Item, Settings, name_key
 from rootnorm.handlers.mtime import MtimeHandler
 from rootnorm.inventory import Inventory, walk
 from rootnorm.profile import Profile
@@ -89,14 +89,34 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     progress.close()
 
 
+def _asked(run: Run) -> Callable[[bytes], tuple[int, ...]]:
+    """Which handlers to ask `wants` about a file name: one dict lookup on its `name_key`."""
+    always: list[int] = []
+    keyed: dict[bytes, set[int]] = {}
+    for k, handler in enumerate(run.content):
+        keys = handler.name_keys()
+        if keys is None:
+            always.append(k)
+        else:
+            for key in keys:
+                keyed.setdefault(key, set()).add(k)
+    table = {key: tuple(sorted(ks.union(always))) for key, ks in keyed.items()}
+    rest = tuple(always)
+    return lambda name: table.get(name_key(name), rest)
+
+
 def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
     found: list[Candidate] = []
     if not run.content:
         return found
-    for index in inventory.primaries():
-        entry = inventory.entries[index]
-        if entry.is_file:
-            wanted = tuple(k for k, handler in enumerate(run.content) if handler.wants(entry))
+    asked = _asked(run)
+    handlers_ = run.content
+    for index, entry in enumerate(inventory.entries):
+        if not entry.is_file or not inventory.is_primary(index):
+            continue
+        ask = asked(entry.name)
+        if ask:
+            wanted = tuple(k for k in ask if handlers_[k].wants(entry))
             if wanted:
                 found.append((index, wanted))
     return found
@@ -105,12 +125,13 @@ def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
 def _not_regular(run: Run, inventory: Inventory) -> list[Record]:
     """Names a content handler wants that are FIFOs, sockets, devices or directories."""
     found: list[Record] = []
+    asked = _asked(run)
     for entry in inventory.entries:
         if entry.parent < 0 or entry.is_file or entry.is_symlink:
             continue
         found.extend(
             Record(entry.display(), h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
-            for h in run.content
+            for h in (run.content[k] for k in asked(entry.name))
             if h.wants(entry)
         )
     return found
@@ -246,10 +267,11 @@ def _mtimes(
     entries = inventory.entries
     with Writer(inventory) as writer:
         for index in range(len(entries) - 1, -1, -1):
-            progress.update(1)
+            if not index % 1024:
+                progress.update(1024)
             entry = entries[index]
             if entry.mode == 0 or not inventory.is_primary(index):
-                continue
+                continue  # removed, or a hard link whose inode its first name takes care of
             new = handler.new_mtime(entry)
             if new is None:
                 continue

@@ -40,22 +40,27 @@ class DirFds:
         self.inventory = inventory
         self.keep = keep
         self._fds: OrderedDict[int, int] = OrderedDict()
+        self._last, self._last_fd = -1, -1
 
     def get(self, dir_index: int) -> int:
+        if dir_index == self._last:
+            return self._last_fd  # the run moves through one directory at a time
         fd = self._fds.get(dir_index)
         if fd is not None:
             self._fds.move_to_end(dir_index)
-            return fd
-        fd = open_dir(self.inventory, dir_index)
-        self._fds[dir_index] = fd
-        if len(self._fds) > self.keep:
-            os.close(self._fds.popitem(last=False)[1])
+        else:
+            fd = open_dir(self.inventory, dir_index)
+            self._fds[dir_index] = fd
+            if len(self._fds) > self.keep:
+                os.close(self._fds.popitem(last=False)[1])
+        self._last, self._last_fd = dir_index, fd  # most recent: never the one evicted
         return fd
 
     def close(self) -> None:
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        self._last, self._last_fd = -1, -1
 
 
 def _copy(src: BinaryIO, dst: BinaryIO) -> None:
@@ -206,6 +211,15 @@ class Writer:
         """Set the mtime (and atime, to the same value) of one entry, never following links."""
         inventory = self.inventory
         entry = inventory.entries[index]
+        if entry.nlink == 1 and entry.parent >= 0:  # the common case, first
+            os.utime(
+                entry.name,
+                ns=(mtime_ns, mtime_ns),
+                dir_fd=self.dirs.get(entry.parent),
+                follow_symlinks=False,
+            )
+            entry.mtime_ns = mtime_ns
+            return
         if entry.parent < 0:
             os.utime(self.dirs.get(index), ns=(mtime_ns, mtime_ns))
         elif entry.is_file and inventory.shared_outside(index):

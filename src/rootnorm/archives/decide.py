@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
-from typing import BinaryIO
+from contextlib import AbstractContextManager
+from typing import BinaryIO, cast
 
 from rootnorm.archives.plan import Plan, Unsupported
 from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
@@ -18,10 +20,22 @@ def suffixes(value: object) -> tuple[bytes, ...]:
     return tuple(str(suffix).lower().encode() for suffix in value)
 
 
+MAP_LIMIT = 64 << 20  # larger archives are streamed, so memory stays bounded
+
+
+def _source(item: Item) -> AbstractContextManager[BinaryIO]:
+    """The archive for planning: mapped when small (planners seek a lot), else a reader."""
+    size = item.entry.size
+    if 0 < size <= MAP_LIMIT:
+        mapped = mmap.mmap(item.fd, size, access=mmap.ACCESS_READ)
+        return cast(AbstractContextManager[BinaryIO], mapped)
+    return item.reader()
+
+
 def decide(fmt: str, planner: Planner, item: Item) -> Decision:
     """Rewrite when the plan's output differs from the file, Leave when it cannot be planned."""
     size = item.entry.size
-    with item.reader() as src:
+    with _source(item) as src:
         try:
             plan = planner(src, size)
         except Unsupported as exc:

@@ -8,7 +8,7 @@ from functools import partial
 from rootnorm.archives import arfmt
 from rootnorm.archives.decide import decide, suffixes
 from rootnorm.decisions import Decision
-from rootnorm.handlers.base import Handler, Item, Option, Settings
+from rootnorm.handlers.base import Handler, Item, Option, Settings, name_key
 from rootnorm.inventory import Entry
 
 
@@ -25,6 +25,9 @@ class ArHandler(Handler):
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"]) + ((b".deb",) if self.opts["deb"] else ())
         self.planner = partial(arfmt.plan, target=settings.target_seconds)
+
+    def name_keys(self) -> tuple[bytes, ...]:
+        return tuple(name_key(suffix) for suffix in self.suffixes)
 
     def wants(self, entry: Entry) -> bool:
         return entry.name.lower().endswith(self.suffixes)

@@ -29,6 +29,13 @@ class Option:
     choices: tuple[str, ...] = ()
 
 
+def name_key(name: bytes) -> bytes:
+    """What the pipeline's prefilter looks a file name up by: its last extension (b".gz"), or
+    the whole name when it has no dot (b"machine-id"); lower case."""
+    dot = name.rfind(b".")
+    return (name[dot:] if dot >= 0 else name).lower()
+
+
 class HandlerRefused(Exception):
     """A handler cannot run with these settings (raised from __init__; the run exits 2)."""
 
@@ -92,6 +99,11 @@ class Handler:
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         self.settings = settings
         self.opts = {opt.name: options.get(opt.name, opt.default) for opt in self.options}
+
+    def name_keys(self) -> tuple[bytes, ...] | None:
+        """Every `name_key` of a file this handler can want, so the pipeline asks `wants` only
+        about those; None to be asked about every file."""
+        return None
 
     def wants(self, entry: Entry) -> bool:
         """Cheap filter on the walked entry (name, size); the file is not open yet."""

@@ -38,6 +38,10 @@ class FontconfigHandler(Handler):
     name = "fontconfig"
     summary = "Rewrite fontconfig caches' directory mtime to the final one, so they stay valid"
 
+    def name_keys(self) -> tuple[bytes, ...]:
+        # every plausible cache version, so an unknown one is still reported as unsupported
+        return tuple(b".cache-%d" % version for version in range(1, 20))
+
     def wants(self, entry: Entry) -> bool:
         return (
             entry.is_file

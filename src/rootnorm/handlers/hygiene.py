@@ -7,7 +7,7 @@ sits in every built-in profile. It only reports; removing these files is the ima
 from __future__ import annotations
 
 from rootnorm.decisions import Decision, Finding, Findings
-from rootnorm.handlers.base import Handler, Item
+from rootnorm.handlers.base import Handler, Item, name_key
 from rootnorm.inventory import Entry
 
 FINDINGS = {
@@ -53,6 +53,7 @@ EXACT = {
     b"var/.updated": ("update-stamp-present", "systemd update stamp"),
 }
 MAN_CACHE = b"var/cache/man/"
+MAN_INDEX_KEYS = (b".db", b".bt", b".dir", b".pag")  # man-db's index.* (gdbm, Berkeley DB, ndbm)
 # The JDK's own default archives reference only the modules image, whose mtime the JVM does not
 # check; they are fine. Any other .jsa can list jars.
 JDK_DEFAULT_DIRS = (b"/lib/server/", b"/lib/client/")
@@ -75,6 +76,10 @@ def _classify(entry: Entry) -> tuple[str, str] | None:
 class HygieneHandler(Handler):
     name = "hygiene"
     summary = "Report machine IDs, random seeds, update stamps, CDS archives, man-db indexes"
+
+    def name_keys(self) -> tuple[bytes, ...]:
+        exact = {name_key(rel.rpartition(b"/")[2]) for rel in EXACT}
+        return (*sorted(exact), b".jsa", *MAN_INDEX_KEYS)
 
     def wants(self, entry: Entry) -> bool:
         return entry.is_file and entry.size > 0 and _classify(entry) is not None

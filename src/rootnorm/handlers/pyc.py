@@ -50,6 +50,9 @@ class PycHandler(Handler):
         ),
     )
 
+    def name_keys(self) -> tuple[bytes, ...]:
+        return (b".pyc", b".pyo")
+
     def wants(self, entry: Entry) -> bool:
         return entry.name.endswith((b".pyc", b".pyo"))
 

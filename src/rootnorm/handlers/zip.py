@@ -8,7 +8,7 @@ from functools import partial
 from rootnorm.archives import zipfmt
 from rootnorm.archives.decide import decide, suffixes
 from rootnorm.decisions import Decision
-from rootnorm.handlers.base import Handler, Item, Option, Settings
+from rootnorm.handlers.base import Handler, Item, Option, Settings, name_key
 from rootnorm.inventory import Entry
 
 DEFAULT_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".pyz", ".apk", ".jmod")
@@ -45,6 +45,9 @@ class ZipHandler(Handler):
             target=settings.target_seconds,
             opts=zipfmt.Options(bool(self.opts["canonical_order"]), tuple(map(str, drop))),
         )
+
+    def name_keys(self) -> tuple[bytes, ...]:
+        return tuple(name_key(suffix) for suffix in self.suffixes)
 
     def wants(self, entry: Entry) -> bool:
         return entry.name.lower().endswith(self.suffixes)
