@@ -6,16 +6,25 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import clean_env, interpreter
+from testlib import clean_env, interpreter
 
 # Interpreters spanning every header layout: 8 bytes (2.7), 12 bytes (3.6), 16 bytes (3.8+),
 # and both SipHash variants for checked-hash pycs (3.8: 2-4, 3.11+: 1-3).
 VERSIONS = ("2.7", "3.6", "3.8", "3.11", "3.13")
-HASH_CAPABLE = ("3.8", "3.11", "3.13")  # PEP 552: checked-hash pycs exist from 3.7
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the Python that runs rootnorm here
+
+
+def hash_capable(version: str) -> bool:
+    """PEP 552: checked-hash pycs exist from 3.7."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= (3, 7)
+
+
 SITE = "usr/lib/pyapp"
 EDITED_NEW = "VALUE = 'new'\n"  # same size as the compiled text, "VALUE = 'old'\n"
 
@@ -50,7 +59,7 @@ def build(root: Path, versions: tuple[str, ...] = VERSIONS) -> None:
         python = str(interpreter(version))
         targets = [str(common / n) for n in ("__init__.py", "mod.py", "edited.py")]
         run([python, "-m", "compileall", "-q", *targets])
-        if version in HASH_CAPABLE:
+        if hash_capable(version):
             run([python, "-m", "compileall", "-q", str(site / "empties")])
             run(
                 [
@@ -90,7 +99,7 @@ def checkout_mtimes(root: Path) -> None:
 def import_all(root: Path, version: str) -> ImportResult:
     """Import every module with `-B -v`; count valid caches and the modules found stale."""
     modules = ["common", "common.mod", "common.edited", "common.hashed"]
-    if version in HASH_CAPABLE:
+    if hash_capable(version):
         modules += ["empties", "empties.sub", "empties.sub.leaf"]
     code = "; ".join(f"import {m}" for m in modules) + "; print(common.edited.VALUE)"
     proc = subprocess.run(
@@ -111,7 +120,7 @@ def import_all(root: Path, version: str) -> ImportResult:
 
 
 def expected_modules(version: str) -> int:
-    return 7 if version in HASH_CAPABLE else 4
+    return 7 if hash_capable(version) else 4
 
 
 def copy_tree(src: Path, dst: Path) -> None:

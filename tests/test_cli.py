@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SRC, rootnorm, snapshot
 from pytrees import build
+from testlib import SRC, rootnorm, snapshot
 
 EPOCH = "1600000000"
 

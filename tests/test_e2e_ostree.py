@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, rootnorm
 from pytrees import (
+    RUNNING,
     VERSIONS,
     build,
     checkout_mtimes,
@@ -18,6 +18,7 @@ from pytrees import (
     expected_modules,
     import_all,
 )
+from testlib import clean_env, rootnorm
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +97,16 @@ def test_real_ostree_commit_and_checkout(processed: Path, tmp_path: Path) -> Non
         assert result.matches == expected_modules(version) - 1, (version, result)
 
 
-def test_lost_source_mtimes_verified_by_code(compiled: Path, tmp_path: Path) -> None:
+def test_lost_source_mtimes_verified_by_code(tmp_path: Path) -> None:
     """rpm-ostree unified core / finalize.d: the tree is already an ostree checkout, so every
     .py has mtime 0 (empty ones the checkout time) while pycs carry the build time. The
     running Python's pycs are verified against a fresh compile and fixed; other versions'
     are reported as not verifiable and stay as they were; the edited module stays stale."""
     tree = tmp_path / "tree"
-    copy_tree(compiled, tree)
+    tree.mkdir()
+    build(tree, tuple(dict.fromkeys((*VERSIONS, RUNNING))))
     checkout_mtimes(tree)
-    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    running = RUNNING
     proc = rootnorm("--profile", "ostree", "--verbose", str(tree))
     assert proc.returncode == 0, proc.stderr
     tag = f"cpython-{running.replace('.', '')}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import NS, SRC
+from testlib import NS, SRC
 from trees import (
     MAGIC,
     cache_of,

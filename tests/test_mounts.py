@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import rootnorm
+from testlib import rootnorm
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, interpreter
+from testlib import clean_env, interpreter
 
 from rootnorm.pyc import header
 from rootnorm.pyc.siphash import source_hash

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import NS, rootnorm
 from pytrees import SITE, VERSIONS, build, expected_modules, import_all
+from testlib import NS, rootnorm
 
 EPOCH = 1_600_000_000
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import NS, rootnorm, snapshot
+from testlib import NS, rootnorm, snapshot
 from trees import (
     cache_of,
     compile_valid,

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import NS, clean_env, interpreter
+from testlib import NS, clean_env, interpreter
 
 MAGIC = importlib.util.MAGIC_NUMBER  # the running interpreter's (3.9+: a PEP 552 layout)
 TAG = importlib.util.cache_from_source("m.py").rpartition("/")[2].split(".")[1]  # cpython-3XY

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import rootnorm
+from testlib import rootnorm
 
 from rootnorm import inventory
 from rootnorm.clock import Clock, Policy

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import ids, inspect, make
-from conftest import unavailable
+from testlib import unavailable
 
 from rootnorm.decisions import Findings, Leave, Outcome
 from rootnorm.handlers.elf import ElfHandler

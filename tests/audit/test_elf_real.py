@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import ids, inspect, make
-from conftest import unavailable
+from testlib import unavailable
 
 from rootnorm.handlers.elf import ElfHandler
 from rootnorm.inventory import walk

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import EPOCH, inspect, make
-from conftest import NS, rootnorm, unavailable
+from testlib import NS, rootnorm, unavailable
 
 from rootnorm.audit import fontcache
 from rootnorm.clock import Policy

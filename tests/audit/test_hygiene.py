@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from audit_helpers import ids, inspect, make
-from conftest import REPO, rootnorm
+from testlib import REPO, rootnorm
 
 from rootnorm.handlers import elf, hygiene
 from rootnorm.handlers.hygiene import HygieneHandler

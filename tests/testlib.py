@@ -1,4 +1,7 @@
-"""Shared test tools: run the real CLI, find the real interpreters, snapshot trees."""
+"""Shared test tools: run the real CLI, find the real interpreters, snapshot trees.
+
+A module of its own (not conftest.py): with several conftest.py files, `from conftest import`
+reaches whichever pytest imported first."""
 
 from __future__ import annotations
 
