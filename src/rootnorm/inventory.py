@@ -20,18 +20,24 @@ from rootnorm.errors import UsageError
 class Entry:
     """One name in the tree, with the lstat fields the run needs (kept small: trees are big)."""
 
-    __slots__ = ("dev", "ino", "mode", "mtime_ns", "name", "nlink", "parent", "rel", "size")
+    __slots__ = ("dev", "ino", "mode", "mtime_ns", "nlink", "parent", "rel", "size")
 
-    def __init__(self, rel: bytes, name: bytes, parent: int, st: os.stat_result) -> None:
+    def __init__(self, rel: bytes, parent: int, st: os.stat_result, shared: dict[int, int]) -> None:
         self.rel = rel  # root-relative path, b"" for the root itself
-        self.name = name
         self.parent = parent  # index of the parent directory's entry, -1 for the root
-        self.mode = st.st_mode
-        self.dev = st.st_dev
+        # Values most entries have in common are kept once (`shared`): one int object each
+        # instead of one per entry, tens of MB in a 300k-entry tree.
+        self.mode = shared.setdefault(st.st_mode, st.st_mode)
+        self.dev = shared.setdefault(st.st_dev, st.st_dev)
+        self.nlink = shared.setdefault(st.st_nlink, st.st_nlink)
         self.ino = st.st_ino
-        self.nlink = st.st_nlink
         self.size = st.st_size
         self.mtime_ns = st.st_mtime_ns
+
+    @property
+    def name(self) -> bytes:
+        """The last component of the path (derived, not stored: trees are big)."""
+        return self.rel[self.rel.rfind(b"/") + 1 :]
 
     @property
     def is_file(self) -> bool:
@@ -210,7 +216,8 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     if not stat.S_ISDIR(root_st.st_mode):
         raise UsageError(f"ROOT {root!r} is not a directory")
 
-    entries = [Entry(b"", b"", -1, root_st)]
+    shared: dict[int, int] = {}
+    entries = [Entry(b"", -1, root_st, shared)]
     links: dict[tuple[int, int], list[int]] = {}
     problems: list[WalkProblem] = []
     excluded = mounts = 0
@@ -244,7 +251,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
                 mounts += 1
                 continue
             index = len(entries)
-            entry = Entry(rel, child.name, dir_index, st)
+            entry = Entry(rel, dir_index, st, shared)
             entries.append(entry)
             if stat.S_ISDIR(st.st_mode):
                 subdirs.append(index)

@@ -75,7 +75,7 @@ def prepare(
 def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     inventory = walk(root, run.profile.exclude, run.profile.cross_mounts)
     report.inventory = inventory
-    report.add(Record(p.display(), "walk", Outcome.FAILED, p.why) for p in inventory.problems)
+    report.add(Record(p.rel, "walk", Outcome.FAILED, p.why) for p in inventory.problems)
     candidates = _candidates(run, inventory)
     report.add(_not_regular(run, inventory))
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
@@ -111,6 +111,7 @@ def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
         return found
     asked = _asked(run)
     handlers_ = run.content
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # a few distinct tuples, kept once
     for index, entry in enumerate(inventory.entries):
         if not entry.is_file or not inventory.is_primary(index):
             continue
@@ -118,7 +119,7 @@ def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
         if ask:
             wanted = tuple(k for k in ask if handlers_[k].wants(entry))
             if wanted:
-                found.append((index, wanted))
+                found.append((index, shared.setdefault(wanted, wanted)))
     return found
 
 
@@ -130,7 +131,7 @@ def _not_regular(run: Run, inventory: Inventory) -> list[Record]:
         if entry.parent < 0 or entry.is_file or entry.is_symlink:
             continue
         found.extend(
-            Record(entry.display(), h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
+            Record(entry.rel, h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
             for h in (run.content[k] for k in asked(entry.name))
             if h.wants(entry)
         )
@@ -158,7 +159,7 @@ def _one_file(
     result: ChunkResult,
 ) -> None:
     entry = inventory.entries[index]
-    path = entry.display()
+    path = entry.rel
     try:
         fd = open_file(inventory, index, writer.dirs.get(entry.parent))
     except OSError as exc:
@@ -280,7 +281,7 @@ def _mtimes(
                 try:
                     writer.set_mtime(index, new)
                 except OSError as exc:
-                    report.add([Record(entry.display(), handler.name, Outcome.FAILED, _why(exc))])
+                    report.add([Record(entry.rel, handler.name, Outcome.FAILED, _why(exc))])
                     continue
             report.add_mtime(index, old, new)
 

@@ -6,11 +6,12 @@ sorted order, so the report of a reproducible run is itself reproducible.
 
 from __future__ import annotations
 
+import itertools
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple, TextIO
 
 from rootnorm import __version__
 from rootnorm.clock import NS
@@ -22,13 +23,19 @@ EXIT_OK, EXIT_CHANGES, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 EXAMPLES = 10
 
 
-@dataclass(frozen=True)
-class Record:
-    path: str  # root-relative, as Entry.display() gives it
+class Record(NamedTuple):
+    """One outcome for one file (a tuple: a first run can produce one per pyc)."""
+
+    rel: bytes  # root-relative path, shared with the inventory's entry
     handler: str
     outcome: Outcome
     detail: str
     finding: Finding | None = None
+
+    @property
+    def path(self) -> str:
+        """For people and the JSON report: undecodable bytes shown as \\xNN."""
+        return "/" + self.rel.decode("utf-8", "backslashreplace")
 
     @property
     def finding_id(self) -> str | None:
@@ -67,15 +74,15 @@ class Report:
         self.mtime_old.append(old_ns)
         self.mtime_new.append(new_ns)
 
-    def mtime_changes(self) -> list[tuple[str, int, int]]:
-        """(path, old ns, new ns) of every mtime change, sorted by path."""
+    def mtime_changes(self) -> Iterator[tuple[str, int, int]]:
+        """(path, old ns, new ns) of every mtime change, sorted by path, made one at a time
+        (a first run changes every entry: only the sort order is held in memory)."""
         if self.inventory is None:
-            return []
+            return
         entries = self.inventory.entries
-        return sorted(
-            (entries[i].display(), old, new)
-            for i, old, new in zip(self.mtime_index, self.mtime_old, self.mtime_new)
-        )
+        index = self.mtime_index
+        for k in sorted(range(len(index)), key=lambda k: entries[index[k]].rel):
+            yield entries[index[k]].display(), self.mtime_old[k], self.mtime_new[k]
 
     def add(self, records: Iterable[Record]) -> None:
         self.records.extend(records)
@@ -118,8 +125,8 @@ class Report:
             return EXIT_CHANGES
         return EXIT_OK
 
-    def as_json(self) -> dict[str, object]:
-        files = sorted(self.records, key=lambda r: (r.path, self.handler_rank(r.handler)))
+    def header_json(self) -> dict[str, object]:
+        """Everything in the JSON report but the per-file lists."""
         inventory = self.inventory
         return {
             "format": "rootnorm-report",
@@ -132,20 +139,24 @@ class Report:
             "excluded": inventory.excluded if inventory else 0,
             "mount_points_skipped": inventory.mounts_skipped if inventory else 0,
             "counts": self.counts(),
-            "files": [r.as_json() for r in files],
-            "mtimes": [
-                {"path": path, "old": _seconds(old), "new": _seconds(new)}
-                for path, old, new in self.mtime_changes()
-            ],
         }
 
     def handler_rank(self, handler: str) -> int:
         return self.handlers.index(handler) if handler in self.handlers else -1
 
     def write_json(self, path: str) -> None:
+        """The report, streamed: one line per file record and per mtime change."""
+        files = sorted(self.records, key=lambda r: (r.rel, self.handler_rank(r.handler)))
+        mtimes = (
+            {"path": path, "old": _seconds(old), "new": _seconds(new)}
+            for path, old, new in self.mtime_changes()
+        )
         with open(path, "w", encoding="utf-8") as out:
-            json.dump(self.as_json(), out, indent=1, sort_keys=False)
-            out.write("\n")
+            out.write(json.dumps(self.header_json(), indent=1)[:-2] + ",\n")
+            _write_list(out, "files", (r.as_json() for r in files))
+            out.write(",\n")
+            _write_list(out, "mtimes", mtimes)
+            out.write("\n}\n")
 
     def summary(self, verbose: bool) -> list[str]:
         """Human lines: counts per handler, every failure, and the notable files."""
@@ -172,7 +183,7 @@ class Report:
             notable |= {Outcome.CHANGED, Outcome.REMOVED}
         shown: Counter[Outcome] = Counter()
         hidden = 0
-        for record in sorted(self.records, key=lambda r: r.path):
+        for record in sorted(self.records, key=lambda r: r.rel):
             if not verbose and record.outcome not in notable:
                 continue
             if verbose or record.outcome is Outcome.FAILED or shown[record.outcome] < EXAMPLES:
@@ -184,12 +195,21 @@ class Report:
         if hidden:
             lines.append(f"  ... and {hidden} more (see --report or --verbose)")
         if verbose or self.check:
-            changes = self.mtime_changes()
-            for path, old, new in changes if verbose else changes[:EXAMPLES]:
+            shown_changes = self.mtime_changes()
+            if not verbose:
+                shown_changes = itertools.islice(shown_changes, EXAMPLES)
+            for path, old, new in shown_changes:
                 lines.append(f"  mtime: {path} {_seconds(old)} -> {_seconds(new)}")
-            if not verbose and len(changes) > EXAMPLES:
-                lines.append(f"  ... and {len(changes) - EXAMPLES} more mtime changes")
+            if not verbose and len(self.mtime_index) > EXAMPLES:
+                lines.append(f"  ... and {len(self.mtime_index) - EXAMPLES} more mtime changes")
         return lines
+
+
+def _write_list(out: TextIO, key: str, items: Iterable[dict[str, object]]) -> None:
+    out.write(f" {json.dumps(key)}: [")
+    for number, item in enumerate(items):
+        out.write(("\n  " if number == 0 else ",\n  ") + json.dumps(item))
+    out.write("\n ]")
 
 
 def _seconds(ns: int) -> int | float:
