@@ -312,6 +312,14 @@ def contenders(
             in_plot=True,
         ),
         Contender(
+            "rootnorm pyc+mtime",
+            "--profile benchmarks/profiles/pyc-mtime.toml: exactly the floor's work",
+            one(rootnorm("--profile", str(HERE / "profiles" / "pyc-mtime.toml"))),
+            rn_env,
+            unavailable=rootnorm_missing,
+            in_plot=True,
+        ),
+        Contender(
             "rootnorm ostree 2nd run",
             "--profile ostree on a tree it already processed",
             one(ostree),
@@ -537,8 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--archive-profile",
         type=Path,
-        help="a rootnorm profile that only normalises archives; enables the "
-        "'rootnorm archives' contenders",
+        default=HERE / "profiles" / "archives.toml",
+        help="a rootnorm profile that only normalises archives, for the 'rootnorm archives' "
+        "contenders (default: benchmarks/profiles/archives.toml)",
     )
     parser.add_argument(
         "--no-sync",
