@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from ostree_checkout import checkout_mtimes  # noqa: E402 - shared with the tests
+
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 MODULES = [
     "json",
@@ -44,17 +47,6 @@ MODULES = [
     "tempfile",
 ]
 PY3_MODULES = ["asyncio", "pathlib", "concurrent.futures", "urllib.request", "http.client"]
-
-
-def checkout_mtimes(root: Path) -> None:
-    now = time.time_ns()
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            keep_now = os.path.islink(path) or (os.path.isfile(path) and st.st_size == 0)
-            value = now if keep_now else 0
-            os.utime(path, ns=(value, value), follow_symlinks=False)
 
 
 def count(python: Path, home: Path, major: int) -> tuple[int, int]:

@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,18 +81,6 @@ def build(root: Path, versions: tuple[str, ...] = VERSIONS) -> None:
 
 def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, env=clean_env(), capture_output=True)
-
-
-def checkout_mtimes(root: Path) -> None:
-    """What `ostree checkout` gives: mtime 0, but empty files and symlinks get the time now."""
-    now = time.time_ns()
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            empty_or_link = os.path.islink(path) or (os.path.isfile(path) and st.st_size == 0)
-            value = now if empty_or_link else 0
-            os.utime(path, ns=(value, value), follow_symlinks=False)
 
 
 def import_all(root: Path, version: str) -> ImportResult:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from ostree_checkout import checkout_mtimes
 from pytrees import (
     RUNNING,
     VERSIONS,
     build,
-    checkout_mtimes,
     copy_tree,
     expected_modules,
     import_all,

@@ -6,15 +6,13 @@ from collections.abc import Mapping
 from functools import partial
 
 from rootnorm.archives import arfmt
-from rootnorm.archives.decide import decide, suffixes
-from rootnorm.decisions import Decision
-from rootnorm.handlers.base import Handler, Item, Option, Settings, name_key
-from rootnorm.inventory import Entry
+from rootnorm.archives.decide import suffixes
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Option, Settings
 
 
-class ArHandler(Handler):
+class ArHandler(ArchiveHandler):
     name = "ar"
-    uses_clock = True
     summary = "ar archives (.a; .deb if asked): member mtime to the target, uid/gid 0, mode 644/755"
     options = (
         Option("suffixes", (".a",), "file names to look at"),
@@ -25,12 +23,3 @@ class ArHandler(Handler):
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"]) + ((b".deb",) if self.opts["deb"] else ())
         self.planner = partial(arfmt.plan, target=settings.target_seconds)
-
-    def name_keys(self) -> tuple[bytes, ...]:
-        return tuple(name_key(suffix) for suffix in self.suffixes)
-
-    def wants(self, entry: Entry) -> bool:
-        return entry.name.lower().endswith(self.suffixes)
-
-    def inspect(self, item: Item) -> Decision:
-        return decide("ar", self.planner, item)

@@ -6,15 +6,13 @@ from collections.abc import Mapping
 from functools import partial
 
 from rootnorm.archives import gzipfmt
-from rootnorm.archives.decide import decide, suffixes
-from rootnorm.decisions import Decision
-from rootnorm.handlers.base import Handler, Item, Option, Settings, name_key
-from rootnorm.inventory import Entry
+from rootnorm.archives.decide import suffixes
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Option, Settings
 
 
-class GzipHandler(Handler):
+class GzipHandler(ArchiveHandler):
     name = "gzip"
-    uses_clock = True
     summary = "gzip files: member MTIME to the target time, stored name and header CRC dropped"
     options = (
         Option("suffixes", (".gz", ".tgz", ".svgz", ".emz", ".dz"), "file names to look at"),
@@ -24,12 +22,3 @@ class GzipHandler(Handler):
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"])
         self.planner = partial(gzipfmt.plan, target=settings.target_seconds)
-
-    def name_keys(self) -> tuple[bytes, ...]:
-        return tuple(name_key(suffix) for suffix in self.suffixes)
-
-    def wants(self, entry: Entry) -> bool:
-        return entry.name.lower().endswith(self.suffixes)
-
-    def inspect(self, item: Item) -> Decision:
-        return decide("gzip", self.planner, item)

@@ -6,17 +6,15 @@ from collections.abc import Mapping
 from functools import partial
 
 from rootnorm.archives import zipfmt
-from rootnorm.archives.decide import decide, suffixes
-from rootnorm.decisions import Decision
-from rootnorm.handlers.base import Handler, Item, Option, Settings, name_key
-from rootnorm.inventory import Entry
+from rootnorm.archives.decide import suffixes
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Option, Settings
 
 DEFAULT_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".pyz", ".apk", ".jmod")
 
 
-class ZipHandler(Handler):
+class ZipHandler(ArchiveHandler):
     name = "zip"
-    uses_clock = True
     summary = (
         "zip family (jar, wheel, egg, zipapp...): entry times, owners, permissions and order "
         "canonical, build-host manifest lines dropped, zipimport pycs kept valid"
@@ -45,12 +43,3 @@ class ZipHandler(Handler):
             target=settings.target_seconds,
             opts=zipfmt.Options(bool(self.opts["canonical_order"]), tuple(map(str, drop))),
         )
-
-    def name_keys(self) -> tuple[bytes, ...]:
-        return tuple(name_key(suffix) for suffix in self.suffixes)
-
-    def wants(self, entry: Entry) -> bool:
-        return entry.name.lower().endswith(self.suffixes)
-
-    def inspect(self, item: Item) -> Decision:
-        return decide("zip", self.planner, item)
