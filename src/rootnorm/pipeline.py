@@ -20,7 +20,8 @@ from rootnorm.report import Record, Report
 from rootnorm.safeopen import open_file
 from rootnorm.writer import Writer
 
-CHUNK = 256  # candidates per task when --jobs > 1: large enough to amortise the hand-over
+CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
+TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 
 
@@ -246,7 +247,8 @@ def _content_parallel(
     progress: Progress,
 ) -> None:
     global _FORKED
-    chunks = [candidates[i : i + CHUNK] for i in range(0, len(candidates), CHUNK)]
+    size = max(1, min(CHUNK, len(candidates) // (run.jobs * TASKS_PER_JOB)))
+    chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
     _FORKED = (run, inventory)
     try:
         with multiprocessing.get_context("fork").Pool(run.jobs) as pool:
