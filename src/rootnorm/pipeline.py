@@ -23,6 +23,7 @@ from rootnorm.writer import Writer
 CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
 TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
+NOT_REGULAR = "not a regular file; not opened"
 
 
 @dataclass
@@ -77,8 +78,8 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     inventory = walk(root, run.profile.exclude, run.profile.cross_mounts)
     report.inventory = inventory
     report.add(Record(p.rel, "walk", Outcome.FAILED, p.why) for p in inventory.problems)
-    candidates = _candidates(run, inventory)
-    report.add(_not_regular(run, inventory))
+    candidates, odd = _candidates(run, inventory)
+    report.add(odd)
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
     if run.jobs > 1 and len(candidates) > CHUNK:
         _content_parallel(run, inventory, candidates, report, progress)
@@ -106,37 +107,31 @@ def _asked(run: Run) -> Callable[[bytes], tuple[int, ...]]:
     return lambda name: table.get(name_key(name), rest)
 
 
-def _candidates(run: Run, inventory: Inventory) -> list[Candidate]:
+def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[Record]]:
+    """In one pass: the regular files (one name per inode) that content handlers want, and
+    the FIFOs, sockets, devices and directories named like something a handler wants."""
     found: list[Candidate] = []
+    odd: list[Record] = []
     if not run.content:
-        return found
+        return found, odd
     asked = _asked(run)
     handlers_ = run.content
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # a few distinct tuples, kept once
     for index, entry in enumerate(inventory.entries):
-        if not entry.is_file or not inventory.is_primary(index):
-            continue
         ask = asked(entry.name)
-        if ask:
-            wanted = tuple(k for k in ask if handlers_[k].wants(entry))
-            if wanted:
-                found.append((index, shared.setdefault(wanted, wanted)))
-    return found
-
-
-def _not_regular(run: Run, inventory: Inventory) -> list[Record]:
-    """Names a content handler wants that are FIFOs, sockets, devices or directories."""
-    found: list[Record] = []
-    asked = _asked(run)
-    for entry in inventory.entries:
-        if entry.parent < 0 or entry.is_file or entry.is_symlink:
+        if not ask or entry.is_symlink or entry.parent < 0:
             continue
-        found.extend(
-            Record(entry.rel, h.name, Outcome.UNSUPPORTED, "not a regular file; not opened")
-            for h in (run.content[k] for k in asked(entry.name))
-            if h.wants(entry)
-        )
-    return found
+        wanted = tuple(k for k in ask if handlers_[k].wants(entry))
+        if not wanted:
+            continue
+        if not entry.is_file:
+            odd.extend(
+                Record(entry.rel, handlers_[k].name, Outcome.UNSUPPORTED, NOT_REGULAR)
+                for k in wanted
+            )
+        elif inventory.is_primary(index):
+            found.append((index, shared.setdefault(wanted, wanted)))
+    return found, odd
 
 
 def _content(
