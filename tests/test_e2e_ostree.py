@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from pytrees import (
     expected_modules,
     import_all,
 )
-from testlib import clean_env, rootnorm
+from testlib import clean_env, interpreter, rootnorm
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +134,29 @@ def test_touched_source_is_verified_not_stale(tmp_path: Path) -> None:
     proc = rootnorm("--profile", "ostree", "--verbose", str(tmp_path / "root"))
     assert "code verified identical" in proc.stdout
     assert "stale" not in proc.stdout
+
+
+def test_empty_source_finding_only_without_pep552(tmp_path: Path) -> None:
+    """3.6 caches of an empty source cannot survive an ostree checkout and are reported;
+    3.8's become checked-hash pycs and are not."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    build(tree, ("3.6", "3.8"))
+    pkg = tree / "usr/lib/pyapp/extra"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for version in ("3.6", "3.8"):
+        subprocess.run(
+            [str(interpreter(version)), "-m", "compileall", "-q", str(pkg)],
+            check=True,
+            env=clean_env(),
+        )
+    # a future CPython's cache (16-byte header, magic above the known table): no finding either
+    future = pkg / "__pycache__" / "__init__.cpython-399.pyc"
+    mtime = int((pkg / "__init__.py").stat().st_mtime)
+    future.write_bytes(struct.pack("<H2sIII", 3750, b"\r\n", 0, mtime, 0) + b"\xe3" + b"\0" * 20)
+    proc = rootnorm("--profile", "ostree", "--verbose", str(tree))
+    assert "__init__.cpython-399.pyc [pyc] header mtime" in proc.stdout
+    flagged = [ln for ln in proc.stdout.splitlines() if ln.startswith("  pyc-empty-source-pre37")]
+    assert flagged and all("cpython-36" in ln for ln in flagged), proc.stdout
+    assert any("extra/__pycache__/__init__.cpython-36" in ln for ln in flagged)

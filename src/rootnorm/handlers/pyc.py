@@ -96,8 +96,8 @@ class PycHandler(Handler):
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
             return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof)
         finding = None
-        if source.size == 0 and self.opts["checked_hash"] != "never":
-            finding = EMPTY_SOURCE_PRE37
+        if source.size == 0 and parsed.size < 16 and self.opts["checked_hash"] != "never":
+            finding = EMPTY_SOURCE_PRE37  # no PEP 552 header: no way to a checked-hash pyc
         if final == parsed.mtime:
             return Findings((finding,)) if finding else None
         return Patch(
@@ -115,8 +115,6 @@ class PycHandler(Handler):
 
 
 def _same_code(item: Item, parsed: pycheader.Header, source_index: int) -> bool | None:
-    if item.entry.size == 0:
-        return False
     if parsed.source_size == 0:
         return True  # sizes are equal: an empty module always compiles to the same code
     pyc = item.reader().read()
