@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from rootnorm.errors import UsageError
 
 
+def shown(rel: bytes) -> str:
+    """A root-relative path for people and reports; undecodable bytes shown as \\xNN."""
+    return "/" + rel.decode("utf-8", "backslashreplace")
+
+
 class Entry:
     """One name in the tree, with the lstat fields the run needs (kept small: trees are big)."""
 
@@ -62,16 +67,13 @@ class Entry:
 
     def display(self) -> str:
         """Root-relative path for messages and reports; undecodable bytes shown as \\xNN."""
-        return "/" + self.rel.decode("utf-8", "backslashreplace")
+        return shown(self.rel)
 
 
 @dataclass
 class WalkProblem:
     rel: bytes
     why: str
-
-    def display(self) -> str:
-        return "/" + self.rel.decode("utf-8", "backslashreplace")
 
 
 @dataclass

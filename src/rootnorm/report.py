@@ -16,7 +16,7 @@ from typing import NamedTuple, TextIO
 from rootnorm import __version__
 from rootnorm.clock import NS
 from rootnorm.decisions import Finding, Outcome
-from rootnorm.inventory import Inventory
+from rootnorm.inventory import Inventory, shown
 
 REPORT_FORMAT = 1
 EXIT_OK, EXIT_CHANGES, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
@@ -35,7 +35,7 @@ class Record(NamedTuple):
     @property
     def path(self) -> str:
         """For people and the JSON report: undecodable bytes shown as \\xNN."""
-        return "/" + self.rel.decode("utf-8", "backslashreplace")
+        return shown(self.rel)
 
     @property
     def finding_id(self) -> str | None:
