@@ -113,7 +113,7 @@ def format_code(files: list[Path]) -> float:
         with path.open("rb") as src:
             size = os.fstat(src.fileno()).st_size
             plan = planners[path.suffix](src, size)
-            if not plan.same_as(src, size):
+            if plan is not None and not plan.same_as(src, size):
                 plan.write(src, _Sink())  # type: ignore[arg-type]
     return time.perf_counter() - start
 

@@ -85,6 +85,7 @@ def test_every_member_extra_and_comment_kept_fname_fhcrc_dropped() -> None:
     second = _member(b"two\n", 1_800_000_001, gzipfmt.FNAME, b"other\0")
     blob = first + second + bytes(512)  # zero padding after the last member is kept
     plan = gzipfmt.plan(io.BytesIO(blob), len(blob), clamp().target_seconds)
+    assert plan is not None
     out = io.BytesIO()
     plan.write(io.BytesIO(blob), out)
     result = out.getvalue()
@@ -93,6 +94,38 @@ def test_every_member_extra_and_comment_kept_fname_fhcrc_dropped() -> None:
     want_second = _member(b"two\n", EPOCH, 0, b"")
     assert result == want_first + want_second + bytes(512)
     assert plan.describe("gzip") == "gzip: MTIME, file name dropped, header CRC dropped"
+
+
+def test_settled_file_is_not_inflated_but_a_later_member_is_still_fixed(tmp_path: Path) -> None:
+    # Proof that the cheap path was taken: a corrupt body behind a header needing nothing is
+    # left alone without a word (inflating it would say "corrupt"), ...
+    corrupt = _member(PAYLOAD, 0, 0, b"")
+    corrupt = corrupt[:10] + b"\xff" * 40 + corrupt[50:]
+    path = tmp_path / "settled.gz"
+    path.write_bytes(corrupt)
+    assert inspect("gzip", path, zero()) is None
+    # ... while the same file with a header to change is inflated and refused.
+    path.write_bytes(_member(PAYLOAD, 1_800_000_000, 0, b"")[:10] + corrupt[10:])
+    assert isinstance(normalise("gzip", path, zero()), Leave)
+    # A second member is seen even when the first needs nothing.
+    two = _member(b"one\n", 0, 0, b"") + _member(b"two\n", 1_800_000_000, 0, b"")
+    path.write_bytes(two)
+    assert isinstance(normalise("gzip", path, zero()), Rewrite)
+    assert path.read_bytes() == _member(b"one\n", 0, 0, b"") + _member(b"two\n", 0, 0, b"")
+    assert gzip.decompress(path.read_bytes()) == b"one\ntwo\n"
+
+
+def test_member_magic_inside_data_takes_the_full_path(tmp_path: Path) -> None:
+    stored = b"\x01" + struct.pack("<HH", 3, 0xFFFC) + gzipfmt.MEMBER_START  # a stored block
+    crc = struct.pack("<II", zlib.crc32(gzipfmt.MEMBER_START), 3)
+    path = tmp_path / "magic-inside.gz"
+    path.write_bytes(struct.pack("<2sBBIBB", b"\x1f\x8b", 8, 0, 0, 0, 3) + stored + crc)
+    assert gzip.decompress(path.read_bytes()) == gzipfmt.MEMBER_START
+    assert inspect("gzip", path, zero()) is None  # planned in full: one valid member, unchanged
+    path.write_bytes(path.read_bytes() + b"junk")
+    decision = inspect("gzip", path, zero())
+    assert isinstance(decision, Leave)
+    assert "trailing data" in decision.why
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import mmap
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import BinaryIO, cast
+from typing import BinaryIO, Union, cast
 
 from rootnorm.archives.plan import Plan, Unsupported
 from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
 from rootnorm.handlers.base import Item
 
-Planner = Callable[[BinaryIO, int], Plan]
+Planner = Callable[[BinaryIO, int], Union[Plan, None]]  # None: proven unchanged, cheaply
 
 
 def suffixes(value: object) -> tuple[bytes, ...]:
@@ -20,13 +21,16 @@ def suffixes(value: object) -> tuple[bytes, ...]:
     return tuple(str(suffix).lower().encode() for suffix in value)
 
 
+READ_LIMIT = 256 << 10  # smaller archives are read whole: cheaper than setting up a map
 MAP_LIMIT = 64 << 20  # larger archives are streamed, so memory stays bounded
 
 
 def _source(item: Item) -> AbstractContextManager[BinaryIO]:
-    """The archive for planning: mapped when small (planners seek a lot), else a reader."""
+    """The archive for planning: in memory when small (planners seek a lot), else a reader."""
     size = item.entry.size
-    if 0 < size <= MAP_LIMIT:
+    if size <= READ_LIMIT:
+        return io.BytesIO(item.pread(size, 0))
+    if size <= MAP_LIMIT:
         mapped = mmap.mmap(item.fd, size, access=mmap.ACCESS_READ)
         return cast(AbstractContextManager[BinaryIO], mapped)
     return item.reader()
@@ -40,6 +44,6 @@ def decide(fmt: str, planner: Planner, item: Item) -> Decision:
             plan = planner(src, size)
         except Unsupported as exc:
             return Leave(Outcome.UNSUPPORTED, f"{fmt}: {exc}")
-        if plan.same_as(src, size):
+        if plan is None or plan.same_as(src, size):
             return None
     return Rewrite(plan.write, plan.describe(fmt))

@@ -3,6 +3,11 @@
 The members' deflate streams are inflated once while planning, only to find where each ends
 and to check its CRC and length, so a corrupt or truncated file is never rewritten. The output
 copies the compressed bytes unchanged.
+
+Most gzip files in a tree need nothing (distributions compress with `gzip -n`), and inflating
+them all would cost more than the rest of a run. When the first header needs no change and no
+second member can start anywhere after it, the file is proven unchanged without inflating it;
+whether its data is intact is then not looked at, as nothing is written either way.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
-from rootnorm.archives.plan import CHUNK, Copy, Plan, Unsupported, read_at, read_exact
+from rootnorm.archives.plan import CHUNK, Copy, Plan, Unsupported, contains, read_at, read_exact
 
 MAGIC = b"\x1f\x8b"
+MEMBER_START = MAGIC + b"\x08"  # every member the planner accepts starts so (method deflate)
 FHCRC, FEXTRA, FNAME, FCOMMENT = 0x02, 0x04, 0x08, 0x10
 FRESERVED = 0xE0
 FIXED = struct.Struct("<2sBBIBB")  # magic, method, flags, mtime, extra flags, OS
@@ -95,8 +101,22 @@ def _member_end(src: BinaryIO, offset: int) -> int:
     return end + 8
 
 
-def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan:
-    """Plan the normalised file; raises Unsupported for anything but well-formed gzip."""
+def _settled(src: BinaryIO, size: int, target: Callable[[int], int]) -> bool:
+    """True when no plan could change the file: its first header stays as it is, and a later
+    member (which would need a header of its own) cannot start anywhere after it."""
+    changes: set[str] = set()
+    try:
+        _, data_start = _header(src, 0, size, target, changes)
+    except Unsupported:
+        return False  # the full planner says why
+    return not changes and not contains(src, MEMBER_START, data_start, size)
+
+
+def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan | None:
+    """Plan the normalised file, or None when it is proven to need no change (see above);
+    raises Unsupported for anything but well-formed gzip."""
+    if _settled(src, size, target):
+        return None
     result = Plan()
     pos = 0
     while True:

@@ -83,6 +83,22 @@ def read_exact(src: BinaryIO, offset: int, size: int) -> bytes:
     return data
 
 
+def contains(src: BinaryIO, needle: bytes, start: int, end: int) -> bool:
+    """Whether `needle` occurs in the bytes from `start` to `end`, read in bounded chunks."""
+    overlap = len(needle) - 1
+    pos = start
+    while pos < end:
+        block = read_at(src, pos, min(CHUNK, end - pos))
+        if not block:
+            return False
+        if needle in block:
+            return True
+        if pos + len(block) >= end:
+            return False
+        pos += len(block) - overlap
+    return False
+
+
 def inflate(src: BinaryIO, offset: int, size: int, deflated: bool) -> Iterator[bytes]:
     """The content of `size` stored or raw-deflated bytes at `offset`, in bounded chunks."""
     engine = zlib.decompressobj(-15) if deflated else None
