@@ -45,6 +45,8 @@ class ChunkResult:
     new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = field(default_factory=list)
     # every name of each inode a worker removed; by index, as inode numbers get reused
     removed: list[tuple[int, ...]] = field(default_factory=list)
+    # every name of each inode written, and the final mtime it was given
+    mtimes: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
 
 
 def prepare(
@@ -193,13 +195,16 @@ def _one_file(
             if run.check:
                 result.records.append(Record(path, handler.name, outcome, decision.what))
                 continue
-            old_ino = inventory.entries[index].ino
+            current = inventory.entries[index]
+            old_ino = current.ino
             names = tuple(inventory.names_of(index))
+            # A file written now gets its final mtime at once: the mtime pass then skips it.
+            mtime = run.mtime.new_mtime(current) if run.mtime is not None else None
             try:
                 if isinstance(decision, Patch):
-                    writer.patch(index, decision)
+                    writer.patch(index, decision, mtime)
                 elif isinstance(decision, Rewrite):
-                    writer.replace(index, decision.produce)
+                    writer.replace(index, decision.produce, mtime)
                 else:
                     writer.remove(index)
             except OSError as exc:
@@ -210,7 +215,8 @@ def _one_file(
             if isinstance(decision, Remove):
                 result.removed.append(names)
                 return
-            current = inventory.entries[index]
+            if mtime is not None:
+                result.mtimes.append((names, mtime))
             if current.ino != old_ino:
                 new = (index, current.dev, current.ino, current.size, names)
                 result.new_inodes.append(new)
@@ -253,6 +259,9 @@ def _content_parallel(
                     inventory.update_inode(index, dev, ino, size, names)
                 for names in result.removed:
                     inventory.forget(names[0], names)
+                for names, mtime in result.mtimes:
+                    for name_index in names:
+                        inventory.entries[name_index].mtime_ns = mtime
                 progress.update(len(chunk))
     finally:
         _FORKED = None

@@ -101,26 +101,30 @@ class Writer:
             self._unsynced.clear()
             self.dirs.close()
 
-    def patch(self, index: int, patch: Patch) -> None:
-        """Write `patch` in place, or through a new inode when the inode is shared outside."""
+    def patch(self, index: int, patch: Patch, mtime_ns: int | None = None) -> None:
+        """Write `patch` in place, or through a new inode when the inode is shared outside;
+        the file is left with `mtime_ns` (default: the mtime it had)."""
         if self.inventory.shared_outside(index):
-            self.replace(index, _patched(patch))
+            self.replace(index, _patched(patch), mtime_ns)
             return
         entry = self.inventory.entries[index]
         try:
             fd = open_file(self.inventory, index, self.dirs.get(entry.parent), WRITE_FLAGS)
         except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE: the directory decides
-            self.replace(index, _patched(patch))
+            self.replace(index, _patched(patch), mtime_ns)
             return
+        mtime = entry.mtime_ns if mtime_ns is None else mtime_ns
         try:
             if os.pwrite(fd, patch.data, patch.offset) != len(patch.data):
                 raise OSError(errno.EIO, "short write")
-            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            os.utime(fd, ns=(mtime, mtime))
         finally:
             os.close(fd)
+        self._mtime_set(index, mtime)
 
     def replace(self, index: int, produce: Produce, mtime_ns: int | None = None) -> None:
-        """Give every in-tree name of `index` a new inode holding what `produce` writes."""
+        """Give every in-tree name of `index` a new inode holding what `produce` writes, with
+        `mtime_ns` (default: the mtime it had)."""
         inventory = self.inventory
         entry = inventory.entries[index]
         mtime = entry.mtime_ns if mtime_ns is None else mtime_ns
@@ -150,6 +154,7 @@ class Writer:
             os.close(src_fd)
         self._move_other_names(index, dir_fd)
         inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
+        self._mtime_set(index, mtime)
 
     def _move_other_names(self, index: int, dir_fd: int) -> None:
         """After `index` was renamed to a new inode: re-link its other names, settle the dirs."""
@@ -196,6 +201,7 @@ class Writer:
             raise
         self._move_other_names(index, dir_fd)
         inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
+        self._mtime_set(index, mtime_ns)
 
     def remove(self, index: int) -> None:
         """Unlink every in-tree name of `index`."""
@@ -233,8 +239,11 @@ class Writer:
                 dir_fd=self.dirs.get(entry.parent),
                 follow_symlinks=False,
             )
-        for name_index in inventory.names_of(index):
-            inventory.entries[name_index].mtime_ns = mtime_ns
+        self._mtime_set(index, mtime_ns)
+
+    def _mtime_set(self, index: int, mtime_ns: int) -> None:
+        for name_index in self.inventory.names_of(index):
+            self.inventory.entries[name_index].mtime_ns = mtime_ns
 
     def _copy_metadata(self, src_fd: int, dst_fd: int, mtime_ns: int) -> None:
         st = os.fstat(src_fd)

@@ -61,11 +61,15 @@ class PycHandler(Handler):
         if isinstance(parsed, str):
             return Leave(Outcome.UNSUPPORTED, parsed)
         inventory = item.inventory
-        names = inventory.names_of(item.index)
-        sources = {_source_index(inventory, inventory.entries[i]) for i in names}
-        if len(sources) > 1:
-            return Leave(Outcome.UNSUPPORTED, "hard-linked with the caches of other sources")
-        found = sources.pop()
+        entry = item.entry
+        if entry.nlink == 1:
+            found = _source_index(inventory, entry)
+        else:
+            names = inventory.names_of(item.index)
+            sources = {_source_index(inventory, inventory.entries[i]) for i in names}
+            if len(sources) > 1:
+                return Leave(Outcome.UNSUPPORTED, "hard-linked with the caches of other sources")
+            found = sources.pop()
         if isinstance(found, str):
             return Leave(Outcome.SKIPPED, found)
         source = inventory.entries[found]

@@ -11,7 +11,7 @@ Layouts (all fields little-endian uint32):
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FLAG_HASH_BASED = 0b01
 FLAG_CHECK_SOURCE = 0b10
@@ -23,8 +23,7 @@ FUTURE_LAST = 3999
 MARSHAL_CODE = (0x63, 0xE3)  # TYPE_CODE, with and without FLAG_REF
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):  # a tuple, not a dataclass: one is made per pyc in the tree
     magic: int
     size: int  # header length: 8, 12 or 16
     flags: int
