@@ -22,6 +22,8 @@ HEAD = struct.Struct("<HH")
 
 def fields(extra: bytes) -> list[tuple[int, bytes]]:
     """The (id, data) fields; a tail that is not a whole field comes back with id -1."""
+    if not extra:
+        return []  # most entries of most archives
     out = []
     pos = 0
     while pos + HEAD.size <= len(extra):
@@ -80,6 +82,8 @@ def _ntfs(data: bytes, when: int) -> bytes:
 
 def normalise(extra: bytes, when: int) -> bytes:
     """`extra` with every timestamp set to `when` and every uid/gid to 0; same length."""
+    if not extra:
+        return extra
     out = []
     for ident, data in fields(extra):
         if ident == ZIP64:

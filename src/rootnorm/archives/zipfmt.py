@@ -11,6 +11,7 @@ understand (zip64, encryption, multi-disk, gaps, overlaps, unsafe names) raises 
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import struct
 import time
@@ -106,6 +107,7 @@ def _find_eocd(src: BinaryIO, size: int) -> tuple[int, tuple[int, ...], bytes]:
                 return start + pos, fields[1:], comment
 
 
+@functools.lru_cache(maxsize=4096)  # archives repeat a few times over and over
 def _dos_to_utc(date: int, clock: int) -> int:
     year = 1980 + (date >> 9)
     month = min(max((date >> 5) & 0xF, 1), 12)
@@ -115,6 +117,7 @@ def _dos_to_utc(date: int, clock: int) -> int:
     ) + 86400 * max(day - 1, 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def _utc_to_dos(when: int) -> tuple[int, int]:
     t = time.gmtime(when)
     date = ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
@@ -203,8 +206,9 @@ def _read_local(
         raise Unsupported(f"local and central compression methods differ for {name!r}")
     if local[1] & FLAG_ENCRYPTED:
         raise Unsupported(f"encrypted entry {name!r}")
-    if 0xFFFFFFFF in local[5:8] or any(
-        ident == zipextra.ZIP64 for ident, _ in zipextra.fields(variable[name_len:])
+    local_extra = variable[name_len:]
+    if 0xFFFFFFFF in local[5:8] or (
+        local_extra and any(ident == zipextra.ZIP64 for ident, _ in zipextra.fields(local_extra))
     ):
         raise Unsupported(f"zip64 entry {name!r}")
     sizes = (central[6], central[7], central[8])
@@ -222,9 +226,7 @@ def _read_local(
             raise Unsupported(f"data descriptor of {name!r} does not match")
     if end > cd_start:
         raise Unsupported(f"entry {name!r} runs into the central directory")
-    return ZipEntry(
-        name, central, central_extra, comment, local, variable[name_len:], start, data, end
-    )
+    return ZipEntry(name, central, central_extra, comment, local, local_extra, start, data, end)
 
 
 def _check_layout(src: BinaryIO, entries: Sequence[ZipEntry], cd_start: int) -> None:
