@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import operator
 import os
 import re
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from stat import S_ISDIR
 
 from rootnorm.errors import UsageError
 
@@ -171,12 +173,12 @@ class Inventory:
             self.links[(dev, ino)] = names
 
 
-def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], bool]:
-    """One compiled matcher for all patterns; "*" also matches "/" (fnmatch semantics)."""
+def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], object] | None:
+    """One compiled matcher for all patterns (a match is truthy); "*" also matches "/"
+    (fnmatch semantics). None when there is nothing to exclude."""
     if not patterns:
-        return lambda rel: False
-    regex = re.compile(os.fsencode("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)))
-    return lambda rel: regex.match(rel) is not None
+        return None
+    return re.compile(os.fsencode("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))).match
 
 
 def _mount_points(root: bytes) -> set[bytes]:
@@ -227,20 +229,21 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     root_dev = root_st.st_dev
     excluded_by = _exclusion(exclude)
     mount_points = set() if cross_mounts else _mount_points(root_b)
+    by_name = operator.attrgetter("name")
     while stack:
         dir_index = stack.pop()
         directory = entries[dir_index]
         prefix = directory.rel + b"/" if directory.rel else b""
         try:
             with os.scandir(os.path.join(root_b, directory.rel) if directory.rel else root_b) as it:
-                children = sorted(it, key=lambda d: d.name)
+                children = sorted(it, key=by_name)
         except OSError as exc:
             problems.append(WalkProblem(directory.rel, f"cannot list: {exc.strerror}"))
             continue
         subdirs = []
         for child in children:
             rel = prefix + child.name
-            if excluded_by(rel):
+            if excluded_by is not None and excluded_by(rel):
                 excluded += 1
                 continue
             try:
@@ -249,16 +252,16 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
                 if exc.errno != errno.ENOENT:
                     problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
                 continue
-            if not cross_mounts and (st.st_dev != root_dev or rel in mount_points):
+            if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
                 mounts += 1
                 continue
             index = len(entries)
             entry = Entry(rel, dir_index, st, shared)
             entries.append(entry)
-            if stat.S_ISDIR(st.st_mode):
+            if S_ISDIR(st.st_mode):
                 subdirs.append(index)
             elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
-                links.setdefault(entry.key, []).append(index)
+                links.setdefault((entry.dev, entry.ino), []).append(index)
         stack.extend(reversed(subdirs))
     by_rel = {entry.rel: index for index, entry in enumerate(entries)}
     return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)
