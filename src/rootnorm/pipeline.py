@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +24,7 @@ from rootnorm.writer import Writer
 
 CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
 TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
+MTIME_PARALLEL = 20_000  # fewer plain mtime changes are cheaper to make than to fork for
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 NOT_REGULAR = "not a regular file; not opened"
 
@@ -270,26 +273,87 @@ def _content_parallel(
 def _mtimes(
     run: Run, handler: MtimeHandler, inventory: Inventory, report: Report, progress: Progress
 ) -> None:
-    """Set every entry's final mtime; in reverse walk order, so children before parents."""
+    """Set every entry's final mtime.
+
+    An entry that needs a new inode (links outside the root) or is the root is done first, in
+    reverse walk order (children before parents: a new inode changes its directory's mtime).
+    Every other change is a plain utime, which touches no other entry, so these can run in any
+    order and, with --jobs, in several processes.
+    """
     entries = inventory.entries
-    with Writer(inventory) as writer:
-        for index in range(len(entries) - 1, -1, -1):
-            if not index % 1024:
-                progress.update(1024)
-            entry = entries[index]
-            if entry.mode == 0 or not inventory.is_primary(index):
-                continue  # removed, or a hard link whose inode its first name takes care of
-            new = handler.new_mtime(entry)
-            if new is None:
-                continue
-            old = entry.mtime_ns
-            if not run.check:
+    final_ns = handler.settings.clock.final_ns
+    plain, plain_new = array("q"), array("q")
+    special: list[tuple[int, int]] = []
+    olds: dict[int, int] = {}  # the specials' mtimes before (set_mtime updates the inventory)
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if entry.mode == 0 or (entry.nlink > 1 and not inventory.is_primary(index)):
+            continue  # removed, or a hard link whose inode its first name takes care of
+        new = final_ns(entry.mtime_ns)
+        if new == entry.mtime_ns:
+            continue
+        if entry.parent < 0 or (entry.nlink > 1 and inventory.shared_outside(index)):
+            special.append((index, new))
+            olds[index] = entry.mtime_ns
+        else:
+            plain.append(index)
+            plain_new.append(new)
+    progress.update(len(entries))
+    failed: dict[int, str] = {}
+    if not run.check:
+        with Writer(inventory) as writer:
+            for index, new in special:
                 try:
                     writer.set_mtime(index, new)
                 except OSError as exc:
-                    report.add([Record(entry.rel, handler.name, Outcome.FAILED, _why(exc))])
-                    continue
-            report.add_mtime(index, old, new)
+                    failed[index] = _why(exc)
+        if run.jobs > 1 and len(plain) >= MTIME_PARALLEL:
+            failed.update(_plain_mtimes_parallel(run.jobs, inventory, plain, plain_new))
+        else:
+            failed.update(_plain_mtimes(inventory, plain, plain_new))
+    for index, new in itertools.chain(special, zip(plain, plain_new)):
+        why = failed.get(index)
+        if why is not None:
+            report.add([Record(entries[index].rel, handler.name, Outcome.FAILED, why)])
+            continue
+        report.add_mtime(index, olds.get(index, entries[index].mtime_ns), new)
+        for name_index in inventory.names_of(index):
+            entries[name_index].mtime_ns = new
+
+
+def _plain_mtimes(
+    inventory: Inventory, indices: Sequence[int], news: Sequence[int]
+) -> dict[int, str]:
+    with Writer(inventory) as writer:
+        return {index: _why(exc) for index, exc in writer.set_plain_mtimes(indices, news)}
+
+
+def _mtime_slice(bounds: tuple[int, int]) -> dict[int, str]:
+    assert _FORKED_MTIMES is not None
+    inventory, indices, news = _FORKED_MTIMES
+    lo, hi = bounds
+    return _plain_mtimes(inventory, indices[lo:hi], news[lo:hi])
+
+
+_FORKED_MTIMES: tuple[Inventory, array[int], array[int]] | None = None
+
+
+def _plain_mtimes_parallel(
+    jobs: int, inventory: Inventory, indices: array[int], news: array[int]
+) -> dict[int, str]:
+    """The plain utimes split into contiguous slices (few directories each) over `jobs`."""
+    global _FORKED_MTIMES
+    step = -(-len(indices) // jobs)
+    bounds = [(lo, min(lo + step, len(indices))) for lo in range(0, len(indices), step)]
+    _FORKED_MTIMES = (inventory, indices, news)
+    failed: dict[int, str] = {}
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for part in pool.imap_unordered(_mtime_slice, bounds):
+                failed.update(part)
+    finally:
+        _FORKED_MTIMES = None
+    return failed
 
 
 def _why(exc: OSError) -> str:

@@ -19,7 +19,7 @@ import os
 import secrets
 import stat
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
 import xattr
@@ -240,6 +240,27 @@ class Writer:
                 follow_symlinks=False,
             )
         self._mtime_set(index, mtime_ns)
+
+    def set_plain_mtimes(
+        self, indices: Sequence[int], news: Sequence[int]
+    ) -> Iterator[tuple[int, OSError]]:
+        """Set each entry's mtime to the value at the same position, one utime each; for
+        entries that are neither the root nor linked outside it. Yields what failed."""
+        entries = self.inventory.entries
+        get_dir = self.dirs.get
+        utime = os.utime
+        for index, new in zip(indices, news):
+            entry = entries[index]
+            rel = entry.rel
+            try:
+                utime(
+                    rel[rel.rfind(b"/") + 1 :],
+                    ns=(new, new),
+                    dir_fd=get_dir(entry.parent),
+                    follow_symlinks=False,
+                )
+            except OSError as exc:
+                yield index, exc
 
     def _mtime_set(self, index: int, mtime_ns: int) -> None:
         for name_index in self.inventory.names_of(index):
