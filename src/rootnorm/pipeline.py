@@ -6,7 +6,7 @@ import itertools
 import multiprocessing
 import os
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rootnorm import handlers
@@ -96,8 +96,9 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     progress.close()
 
 
-def _asked(run: Run) -> Callable[[bytes], tuple[int, ...]]:
-    """Which handlers to ask `wants` about a file name: one dict lookup on its `name_key`."""
+def _asked(run: Run) -> tuple[dict[bytes, tuple[int, ...]], tuple[int, ...]]:
+    """Which handlers to ask `wants` about a file: a table by `name_key`, and the handlers to
+    ask about a file whose key is not in the table."""
     always: list[int] = []
     keyed: dict[bytes, set[int]] = {}
     for k, handler in enumerate(run.content):
@@ -108,8 +109,7 @@ def _asked(run: Run) -> Callable[[bytes], tuple[int, ...]]:
             for key in keys:
                 keyed.setdefault(key, set()).add(k)
     table = {key: tuple(sorted(ks.union(always))) for key, ks in keyed.items()}
-    rest = tuple(always)
-    return lambda name: table.get(name_key(name), rest)
+    return table, tuple(always)
 
 
 def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[Record]]:
@@ -119,11 +119,11 @@ def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[R
     odd: list[Record] = []
     if not run.content:
         return found, odd
-    asked = _asked(run)
+    table, rest = _asked(run)
     handlers_ = run.content
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # a few distinct tuples, kept once
     for index, entry in enumerate(inventory.entries):
-        ask = asked(entry.name)
+        ask = table.get(name_key(entry.rel), rest)
         if not ask or entry.is_symlink or entry.parent < 0:
             continue
         wanted = tuple(k for k in ask if handlers_[k].wants(entry))

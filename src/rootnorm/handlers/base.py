@@ -29,11 +29,13 @@ class Option:
     choices: tuple[str, ...] = ()
 
 
-def name_key(name: bytes) -> bytes:
-    """What the pipeline's prefilter looks a file name up by: its last extension (b".gz"), or
-    the whole name when it has no dot (b"machine-id"); lower case."""
-    dot = name.rfind(b".")
-    return (name[dot:] if dot >= 0 else name).lower()
+def name_key(path: bytes) -> bytes:
+    """What the pipeline's prefilter looks a file up by: the last extension of its name
+    (b".gz"), or the whole name when it has no dot (b"machine-id"); lower case. `path` is a
+    name or a root-relative path."""
+    slash = path.rfind(b"/")
+    dot = path.rfind(b".")
+    return (path[dot:] if dot > slash else path[slash + 1 :]).lower()
 
 
 class HandlerRefused(Exception):

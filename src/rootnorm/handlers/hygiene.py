@@ -78,7 +78,7 @@ class HygieneHandler(Handler):
     summary = "Report machine IDs, random seeds, update stamps, CDS archives, man-db indexes"
 
     def name_keys(self) -> tuple[bytes, ...]:
-        exact = {name_key(rel.rpartition(b"/")[2]) for rel in EXACT}
+        exact = {name_key(rel) for rel in EXACT}
         return (*sorted(exact), b".jsa", *MAN_INDEX_KEYS)
 
     def wants(self, entry: Entry) -> bool:
