@@ -335,8 +335,25 @@ def contenders(
             unavailable=rootnorm_missing,
         ),
     ]
+    checked_hash = rootnorm("--profile", str(HERE / "profiles" / "checked-hash.toml"))
+    listed.append(
+        Contender(
+            "rootnorm checked-hash",
+            "--profile benchmarks/profiles/checked-hash.toml: every pyc hashed (CPU-bound)",
+            one(checked_hash),
+            rn_env,
+            unavailable=rootnorm_missing,
+        )
+    )
     if jobs_variants:
         listed += [
+            Contender(
+                "rootnorm checked-hash -j2",
+                "the same with --jobs 2",
+                one(lambda tree: [*checked_hash(tree)[:-1], "--jobs", "2", str(tree)]),
+                rn_env,
+                unavailable=rootnorm_missing,
+            ),
             Contender(
                 "rootnorm ostree -j2",
                 "--profile ostree --jobs 2",
