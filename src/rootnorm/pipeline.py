@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rootnorm import handlers
 from rootnorm.clock import Clock
@@ -21,6 +21,9 @@ from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
 from rootnorm.safeopen import open_file
 from rootnorm.writer import Writer
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool
 
 CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
 TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
@@ -255,7 +258,7 @@ def _content_parallel(
     chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
     _FORKED = (run, inventory)
     try:
-        with multiprocessing.get_context("fork").Pool(run.jobs) as pool:
+        with _fork_pool(run.jobs) as pool:
             for chunk, result in zip(chunks, pool.imap(_work, chunks)):
                 report.add(result.records)
                 for index, dev, ino, size, names in result.new_inodes:
@@ -348,12 +351,20 @@ def _plain_mtimes_parallel(
     _FORKED_MTIMES = (inventory, indices, news)
     failed: dict[int, str] = {}
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with _fork_pool(jobs) as pool:
             for part in pool.imap_unordered(_mtime_slice, bounds):
                 failed.update(part)
     finally:
         _FORKED_MTIMES = None
     return failed
+
+
+def _fork_pool(jobs: int) -> Pool:
+    """Workers that inherit the run by fork; multiprocessing is imported only by runs that
+    use it (it costs a serial run 13 ms of start-up)."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Pool(jobs)
 
 
 def _why(exc: OSError) -> str:

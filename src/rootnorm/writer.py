@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -78,7 +77,7 @@ def _patched(patch: Patch) -> Produce:
 
 
 def _temp_name(name: bytes) -> bytes:
-    return b"." + name[:200] + b"." + secrets.token_hex(4).encode() + b".rootnorm-tmp"
+    return b"." + name[:200] + b"." + os.urandom(4).hex().encode() + b".rootnorm-tmp"
 
 
 class Writer:

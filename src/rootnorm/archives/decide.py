@@ -15,12 +15,6 @@ from rootnorm.handlers.base import Item
 Planner = Callable[[BinaryIO, int], Union[Plan, None]]  # None: proven unchanged, cheaply
 
 
-def suffixes(value: object) -> tuple[bytes, ...]:
-    """A `suffixes` option (a tuple of str, validated by the profile) as lower-case bytes."""
-    assert isinstance(value, tuple)
-    return tuple(str(suffix).lower().encode() for suffix in value)
-
-
 READ_LIMIT = 256 << 10  # smaller archives are read whole: cheaper than setting up a map
 MAP_LIMIT = 64 << 20  # larger archives are streamed, so memory stays bounded
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
-from rootnorm.archives import arfmt
-from rootnorm.archives.decide import suffixes
-from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.archive import ArchiveHandler, suffixes
 from rootnorm.handlers.base import Option, Settings
+
+if TYPE_CHECKING:
+    from rootnorm.archives.decide import Planner
 
 
 class ArHandler(ArchiveHandler):
@@ -22,4 +24,8 @@ class ArHandler(ArchiveHandler):
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"]) + ((b".deb",) if self.opts["deb"] else ())
-        self.planner = partial(arfmt.plan, target=settings.target_seconds)
+
+    def make_planner(self) -> Planner:
+        from rootnorm.archives import arfmt
+
+        return partial(arfmt.plan, target=self.settings.target_seconds)

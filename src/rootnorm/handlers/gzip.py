@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
-from rootnorm.archives import gzipfmt
-from rootnorm.archives.decide import suffixes
-from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.archive import ArchiveHandler, suffixes
 from rootnorm.handlers.base import Option, Settings
+
+if TYPE_CHECKING:
+    from rootnorm.archives.decide import Planner
 
 
 class GzipHandler(ArchiveHandler):
@@ -21,4 +23,8 @@ class GzipHandler(ArchiveHandler):
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"])
-        self.planner = partial(gzipfmt.plan, target=settings.target_seconds)
+
+    def make_planner(self) -> Planner:
+        from rootnorm.archives import gzipfmt
+
+        return partial(gzipfmt.plan, target=self.settings.target_seconds)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
-from rootnorm.archives import zipfmt
-from rootnorm.archives.decide import suffixes
-from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.archive import ArchiveHandler, suffixes
 from rootnorm.handlers.base import Option, Settings
+
+if TYPE_CHECKING:
+    from rootnorm.archives.decide import Planner
 
 DEFAULT_SUFFIXES = (".zip", ".jar", ".war", ".ear", ".whl", ".egg", ".pyz", ".apk", ".jmod")
 
@@ -36,10 +38,14 @@ class ZipHandler(ArchiveHandler):
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         super().__init__(settings, options)
         self.suffixes = suffixes(self.opts["suffixes"])
+
+    def make_planner(self) -> Planner:
+        from rootnorm.archives import zipfmt
+
         drop = self.opts["manifest_drop"]
         assert isinstance(drop, tuple)
-        self.planner = partial(
+        return partial(
             zipfmt.plan,
-            target=settings.target_seconds,
+            target=self.settings.target_seconds,
             opts=zipfmt.Options(bool(self.opts["canonical_order"]), tuple(map(str, drop))),
         )
