@@ -170,7 +170,7 @@ def _one_file(
         result.records.append(Record(path, run.content[wanted[0]].name, Outcome.FAILED, _why(exc)))
         return
     try:
-        item = Item(inventory, index, fd)
+        item = Item(inventory, index, fd, writer.dirs.get)
         for k in wanted:
             handler = run.content[k]
             try:
@@ -229,7 +229,7 @@ def _one_file(
                 os.close(fd)
                 fd = -1
                 fd = open_file(inventory, index, writer.dirs.get(entry.parent))
-            item = Item(inventory, index, fd)  # later handlers see the new bytes
+            item = Item(inventory, index, fd, writer.dirs.get)  # later handlers see new bytes
     except OSError as exc:
         result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
     finally:

@@ -54,13 +54,17 @@ def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_F
     return fd
 
 
-def read_whole(inventory: Inventory, index: int) -> bytes:
-    """The content of regular file `index`, read through a verified open."""
-    dir_fd = open_dir(inventory, inventory.entries[index].parent)
-    try:
+def read_whole(inventory: Inventory, index: int, dir_fd: int | None = None) -> bytes:
+    """The content of regular file `index`, read through a verified open; `dir_fd` is its
+    verified parent when the caller has it open."""
+    if dir_fd is None:
+        own_dir_fd = open_dir(inventory, inventory.entries[index].parent)
+        try:
+            fd = open_file(inventory, index, own_dir_fd)
+        finally:
+            os.close(own_dir_fd)
+    else:
         fd = open_file(inventory, index, dir_fd)
-    finally:
-        os.close(dir_fd)
     try:
         chunks = []
         while True:

@@ -185,10 +185,10 @@ class Writer:
             os.chown(temp, st.st_uid, st.st_gid, dir_fd=dir_fd, follow_symlinks=False)
             if not stat.S_ISLNK(st.st_mode):
                 os.chmod(temp, stat.S_IMODE(st.st_mode), dir_fd=dir_fd)
-            here = b"/proc/self/fd/%d/" % dir_fd  # the *xattr calls take no dir_fd
-            for name in os.listxattr(here + entry.name, follow_symlinks=False):
-                value = os.getxattr(here + entry.name, name, follow_symlinks=False)
-                os.setxattr(here + temp, name, value, follow_symlinks=False)
+            here = b"/proc/self/fd/%d/" % dir_fd  # the xattr calls take no dir_fd
+            old, new = here + entry.name, here + temp
+            for name in xattr.listxattr(old, symlink=True):
+                xattr.setxattr(new, name, xattr.getxattr(old, name, symlink=True), symlink=True)
             os.utime(temp, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
             new_st = os.stat(temp, dir_fd=dir_fd, follow_symlinks=False)
             self._check_unchanged(entry, dir_fd)

@@ -8,13 +8,14 @@ open file and returns a decision (see `rootnorm.decisions`). It never writes.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from rootnorm.clock import Clock
 from rootnorm.decisions import Decision
 from rootnorm.inventory import Entry, Inventory
+from rootnorm.safeopen import read_whole
 
 HEAD_SIZE = 4096
 
@@ -63,12 +64,19 @@ class Settings:
 class Item:
     """One regular file (one inode) being inspected: its entry, all its names, an open fd."""
 
-    __slots__ = ("_head", "fd", "index", "inventory")
+    __slots__ = ("_dir_fd_of", "_head", "fd", "index", "inventory")
 
-    def __init__(self, inventory: Inventory, index: int, fd: int) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        index: int,
+        fd: int,
+        dir_fd_of: Callable[[int], int] | None = None,
+    ) -> None:
         self.inventory = inventory
         self.index = index
         self.fd = fd
+        self._dir_fd_of = dir_fd_of  # the run's cache of verified directory fds, if any
         self._head: bytes | None = None
 
     @property
@@ -83,6 +91,13 @@ class Item:
 
     def pread(self, size: int, offset: int) -> bytes:
         return os.pread(self.fd, size, offset)
+
+    def read_other(self, index: int) -> bytes:
+        """The whole content of another regular file of the tree (a pyc's source), read
+        through a verified open."""
+        parent = self.inventory.entries[index].parent
+        dir_fd = None if self._dir_fd_of is None else self._dir_fd_of(parent)
+        return read_whole(self.inventory, index, dir_fd)
 
     def reader(self) -> BinaryIO:
         """A buffered reader over the file from offset 0; closing it leaves `fd` open."""

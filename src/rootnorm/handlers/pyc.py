@@ -12,7 +12,6 @@ from rootnorm.pyc import header as pycheader
 from rootnorm.pyc.siphash import source_hash
 from rootnorm.pyc.source import source_of
 from rootnorm.pyc.verify import optimization, same_code
-from rootnorm.safeopen import read_whole
 
 U32 = 0xFFFFFFFF
 EMPTY_SOURCE_PRE37 = Finding(
@@ -95,7 +94,7 @@ class PycHandler(Handler):
                 )
             return Leave(Outcome.STALE, stale)
         if self._to_checked_hash(parsed, source):
-            text = read_whole(inventory, found) if source.size else b""
+            text = item.read_other(found) if source.size else b""
             digest = source_hash(item.head()[:4], text)
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
             return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof)
@@ -122,7 +121,7 @@ def _same_code(item: Item, parsed: pycheader.Header, source_index: int) -> bool 
     if parsed.source_size == 0:
         return True  # sizes are equal: an empty module always compiles to the same code
     pyc = item.reader().read()
-    source = read_whole(item.inventory, source_index)
+    source = item.read_other(source_index)
     return same_code(pyc, parsed.size, source, optimization(item.entry.name))
 
 
