@@ -29,8 +29,6 @@ from trees import (
     xattrs,
 )
 
-from rootnorm import cli, pipeline
-
 OLD = 1_000_000  # a build-time mtime, older than EPOCH
 EPOCH = 1_500_000_000  # SOURCE_DATE_EPOCH of the clamp runs
 NEW = 1_700_000_000  # newer than EPOCH: clamped
@@ -387,10 +385,7 @@ def test_second_run_changes_nothing(tmp_path: Path, profile: str) -> None:
 # 8. --jobs 2 == --jobs 1 ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mtimes_in_workers", [False, True], ids=["content", "content+mtimes"])
-def test_parallel_run_matches_serial_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mtimes_in_workers: bool
-) -> None:
+def test_parallel_run_matches_serial_run(tmp_path: Path) -> None:
     profile = tmp_path / "strict.toml"
     profile.write_text(
         '[mtime]\npolicy = "zero"\n\n[[handler]]\nname = "pyc"\nchecked_hash = "empty"\n'
@@ -406,11 +401,7 @@ def test_parallel_run_matches_serial_run(
         mixed_tree(root, outside, modules=420)  # > 256 candidates: the parallel path
         report = base / "report.json"
         args = ("--profile", str(profile), "--jobs", jobs, "--report", str(report), str(root))
-        if mtimes_in_workers:  # in this process, with the plain mtimes given to the workers too
-            monkeypatch.setattr(pipeline, "MTIME_PARALLEL", 1)
-            assert cli.main(["--quiet", *args]) == 0
-        else:
-            assert_clean_exit(rootnorm(*args))
+        assert_clean_exit(rootnorm(*args))
         assert temp_files(root) == []
         results.append((state(root), link_groups(root), read_report(report), state(outside)))
     (state1, groups1, report1, out1), (state2, groups2, report2, out2) = results
