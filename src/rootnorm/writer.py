@@ -7,7 +7,8 @@ Safety rules, all here:
 - an inode with links outside the root is never changed: its in-tree names move to a new inode;
 - small changes are one pwrite in place; anything else is a temp file in the same directory
   with owner, mode, every xattr and the mtime copied, fsync'ed, then renamed over each name;
-- a file's mtime and its parent directory's mtime are restored after a content change, so the
+- after a content change the file gets the final mtime the caller gives (so the mtime pass has
+  nothing left to do for it), else its old one; its directory's mtime is restored, so the
   mtime policy (and a profile without one) sees the tree as it was.
 """
 
