@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 from array import array
@@ -82,6 +83,19 @@ def prepare(
 
 
 def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
+    # The run makes hundreds of thousands of long-lived objects without reference cycles (the
+    # inventory, the records). The cyclic collector would go over all of them again and again,
+    # finding nothing: a third of the walk's time at 300k entries. Forked workers inherit this.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _execute(run, root, report, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     inventory = walk(root, run.profile.exclude, run.profile.cross_mounts)
     report.inventory = inventory
     report.add(Record(p.rel, "walk", Outcome.FAILED, p.why) for p in inventory.problems)

@@ -54,15 +54,21 @@ def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_F
     return fd
 
 
+def open_file_alone(inventory: Inventory, index: int) -> int:
+    """`open_file` for a caller without a directory fd: the parent is opened and verified for
+    this one open."""
+    dir_fd = open_dir(inventory, inventory.entries[index].parent)
+    try:
+        return open_file(inventory, index, dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def read_whole(inventory: Inventory, index: int, dir_fd: int | None = None) -> bytes:
     """The content of regular file `index`, read through a verified open; `dir_fd` is its
     verified parent when the caller has it open."""
     if dir_fd is None:
-        own_dir_fd = open_dir(inventory, inventory.entries[index].parent)
-        try:
-            fd = open_file(inventory, index, own_dir_fd)
-        finally:
-            os.close(own_dir_fd)
+        fd = open_file_alone(inventory, index)
     else:
         fd = open_file(inventory, index, dir_fd)
     try:

@@ -10,7 +10,7 @@ from rootnorm.clock import Clock, Policy
 from rootnorm.decisions import Decision, Findings
 from rootnorm.handlers.base import Handler, Item, Settings
 from rootnorm.inventory import Inventory, walk
-from rootnorm.safeopen import open_dir, open_file
+from rootnorm.safeopen import open_file_alone
 
 EPOCH = 1_600_000_000
 
@@ -27,11 +27,7 @@ def inspect(handler: Handler, root: Path, rel: str, inventory: Inventory | None 
     """What `handler` decides about `rel` (the pipeline's open, without the pipeline)."""
     inv = inventory or walk(str(root))
     index = inv.by_rel[os.fsencode(rel)]
-    dir_fd = open_dir(inv, inv.entries[index].parent)
-    try:
-        fd = open_file(inv, index, dir_fd)
-    finally:
-        os.close(dir_fd)
+    fd = open_file_alone(inv, index)
     try:
         return handler.inspect(Item(inv, index, fd))
     finally:
