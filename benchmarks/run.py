@@ -285,6 +285,7 @@ def contenders(
     rn_env = {"PYTHONPATH": str(stage)}
     rpm_env = {**rn_env, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
     ostree = rootnorm("--profile", "ostree")
+    pyc_mtime = rootnorm("--profile", str(HERE / "profiles" / "pyc-mtime.toml"))
     listed = [
         Contender(
             FLOOR,
@@ -314,7 +315,7 @@ def contenders(
         Contender(
             "rootnorm pyc+mtime",
             "--profile benchmarks/profiles/pyc-mtime.toml: exactly the floor's work",
-            one(rootnorm("--profile", str(HERE / "profiles" / "pyc-mtime.toml"))),
+            one(pyc_mtime),
             rn_env,
             unavailable=rootnorm_missing,
             in_plot=True,
@@ -347,6 +348,13 @@ def contenders(
     )
     if jobs_variants:
         listed += [
+            Contender(
+                "rootnorm pyc+mtime -j2",
+                "the same with --jobs 2: the pyc-heavy case, which must not get slower",
+                one(lambda tree: [*pyc_mtime(tree)[:-1], "--jobs", "2", str(tree)]),
+                rn_env,
+                unavailable=rootnorm_missing,
+            ),
             Contender(
                 "rootnorm checked-hash -j2",
                 "the same with --jobs 2",
