@@ -17,6 +17,7 @@ from pytrees import (
     build,
     copy_tree,
     expected_modules,
+    hash_capable,
     import_all,
 )
 from testlib import clean_env, interpreter, rootnorm
@@ -160,3 +161,31 @@ def test_empty_source_finding_only_without_pep552(tmp_path: Path) -> None:
     flagged = [ln for ln in proc.stdout.splitlines() if ln.startswith("  pyc-empty-source-pre37")]
     assert flagged and all("cpython-36" in ln for ln in flagged), proc.stdout
     assert any("extra/__pycache__/__init__.cpython-36" in ln for ln in flagged)
+
+
+def test_checked_hash_all_valid_for_every_interpreter(compiled: Path, tmp_path: Path) -> None:
+    """checked_hash = "all": every valid cache of 3.7+ becomes checked-hash, hashed for its own
+    interpreter (3.8's SipHash-2-4 and 3.13's 1-3 in pure Python, the running one's by CPython),
+    so it stays valid whatever mtimes a checkout gives; a module's caches for several
+    interpreters sit side by side, so a hash kept for the wrong magic would show here."""
+    tree = tmp_path / "tree"
+    copy_tree(compiled, tree)
+    profile = tmp_path / "all.toml"
+    profile.write_text(
+        '[mtime]\npolicy = "zero"\n\n[[handler]]\nname = "pyc"\nchecked_hash = "all"\n\n'
+        '[[handler]]\nname = "mtime"\n',
+        encoding="utf-8",
+    )
+    proc = rootnorm("--profile", str(profile), str(tree))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for pyc in tree.rglob("*.cpython-3*.pyc"):
+        minor = int(pyc.name.split(".")[1].removeprefix("cpython-3"))
+        if minor >= 7 and "edited" not in pyc.name:
+            assert struct.unpack_from("<I", pyc.read_bytes(), 4)[0] == 3, pyc  # checked-hash
+    for path in tree.rglob("*.py"):  # mtimes a checkout could give: timestamps would not do
+        os.utime(path, ns=(7 * 10**17, 7 * 10**17))
+    for version in VERSIONS:
+        result = import_all(tree, version)
+        if hash_capable(version):
+            assert result.matches == expected_modules(version) - 1, (version, result)
+        assert result.output == "new"

@@ -94,8 +94,7 @@ class PycHandler(Handler):
                 )
             return Leave(Outcome.STALE, stale)
         if self._to_checked_hash(parsed, source):
-            text = item.read_other(found) if source.size else b""
-            digest = source_hash(item.head()[:4], text)
+            digest = self._source_hash(item, found, item.head()[:4])
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
             return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof)
         finding = None
@@ -109,6 +108,18 @@ class PycHandler(Handler):
             f"header mtime {parsed.mtime} -> {final}" + proof,
             finding,
         )
+
+    _last_hash: tuple[tuple[int, bytes], bytes] | None = None
+
+    def _source_hash(self, item: Item, source_index: int, magic: bytes) -> bytes:
+        """The source's hash for this magic; the last one is kept, because the opt-1 and opt-2
+        caches of a module come right after its first (the walk sorts each directory)."""
+        key = (source_index, magic)
+        if self._last_hash is None or self._last_hash[0] != key:
+            size = item.inventory.entries[source_index].size
+            text = item.read_other(source_index) if size else b""
+            self._last_hash = (key, source_hash(magic, text))
+        return self._last_hash[1]
 
     def _to_checked_hash(self, parsed: pycheader.Header, source: Entry) -> bool:
         mode = self.opts["checked_hash"]
