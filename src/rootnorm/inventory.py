@@ -174,10 +174,13 @@ class Inventory:
 
 
 def _exclusion(patterns: Sequence[str]) -> Callable[[bytes], object] | None:
-    """One compiled matcher for all patterns (a match is truthy); "*" also matches "/"
-    (fnmatch semantics). None when there is nothing to exclude."""
+    """One matcher for all patterns (a match is truthy); "*" also matches "/" (fnmatch
+    semantics). None when there is nothing to exclude; a set lookup when no pattern has a
+    wildcard (the built-in profiles: it runs once per entry)."""
     if not patterns:
         return None
+    if not any(char in pattern for pattern in patterns for char in "*?["):
+        return frozenset(os.fsencode(pattern) for pattern in patterns).__contains__
     return re.compile(os.fsencode("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))).match
 
 
@@ -222,6 +225,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
 
     shared: dict[int, int] = {}
     entries = [Entry(b"", -1, root_st, shared)]
+    by_rel = {b"": 0}
     links: dict[tuple[int, int], list[int]] = {}
     problems: list[WalkProblem] = []
     excluded = mounts = 0
@@ -258,10 +262,10 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
             index = len(entries)
             entry = Entry(rel, dir_index, st, shared)
             entries.append(entry)
+            by_rel[rel] = index
             if S_ISDIR(st.st_mode):
                 subdirs.append(index)
             elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
                 links.setdefault((entry.dev, entry.ino), []).append(index)
         stack.extend(reversed(subdirs))
-    by_rel = {entry.rel: index for index, entry in enumerate(entries)}
     return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)
