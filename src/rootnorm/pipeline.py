@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
 TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
+COST_BYTES = 4096  # in planning a task, this many bytes of a file cost as much as opening one
+LARGE = 256 << 10  # files this large are handed out first, one task each or nearly
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 NOT_REGULAR = "not a regular file; not opened"
 
@@ -259,6 +261,31 @@ def _work(candidates: list[Candidate]) -> ChunkResult:
     return _content(run, inventory, candidates, None)
 
 
+def _tasks(inventory: Inventory, candidates: list[Candidate], jobs: int) -> list[list[Candidate]]:
+    """The candidates cut into tasks of about equal cost, so that the workers finish together
+    (a file costs a fixed part plus its size: large archives are what takes long). Large
+    files come first, largest first; the rest keep their walk order, so a task stays in a few
+    directories (directory fds are reused, a module's caches stay together)."""
+    entries = inventory.entries
+
+    def cost(candidate: Candidate) -> int:
+        return 1 + entries[candidate[0]].size // COST_BYTES
+
+    large = [c for c in candidates if entries[c[0]].size >= LARGE]
+    large.sort(key=cost, reverse=True)
+    ordered = large + [c for c in candidates if entries[c[0]].size < LARGE]
+    budget = max(1, sum(map(cost, ordered)) // (jobs * TASKS_PER_JOB))
+    tasks: list[list[Candidate]] = [[]]
+    spent = 0
+    for candidate in ordered:
+        if spent >= budget or len(tasks[-1]) == CHUNK:
+            tasks.append([])
+            spent = 0
+        tasks[-1].append(candidate)
+        spent += cost(candidate)
+    return tasks
+
+
 def _content_parallel(
     run: Run,
     inventory: Inventory,
@@ -267,8 +294,7 @@ def _content_parallel(
     progress: Progress,
 ) -> None:
     global _FORKED
-    size = max(1, min(CHUNK, len(candidates) // (run.jobs * TASKS_PER_JOB)))
-    chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+    chunks = _tasks(inventory, candidates, run.jobs)
     _FORKED = (run, inventory)
     try:
         with _fork_pool(run.jobs) as pool:
