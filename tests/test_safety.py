@@ -3,7 +3,9 @@ leftovers, stale pycs, per-file failures, idempotence and --jobs determinism."""
 
 from __future__ import annotations
 
+import gzip
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -28,6 +30,8 @@ from trees import (
     write_source,
     xattrs,
 )
+
+from rootnorm import cli, pipeline
 
 OLD = 1_000_000  # a build-time mtime, older than EPOCH
 EPOCH = 1_500_000_000  # SOURCE_DATE_EPOCH of the clamp runs
@@ -385,25 +389,53 @@ def test_second_run_changes_nothing(tmp_path: Path, profile: str) -> None:
 # 8. --jobs 2 == --jobs 1 ----------------------------------------------------------------------
 
 
-def test_parallel_run_matches_serial_run(tmp_path: Path) -> None:
-    profile = tmp_path / "strict.toml"
+PARALLEL_PROFILES = {
+    # every pyc is costly (its source read and hashed): all of them go to the workers
+    "pycs": 'checked_hash = "all"\nstale = "remove"\n',
+    # light pycs stay in the parent while the workers rewrite the large gzip files
+    "pycs+archives": 'checked_hash = "empty"\nstale = "remove"\n\n[[handler]]\nname = "gzip"\n',
+}
+
+
+@pytest.mark.parametrize("kind", PARALLEL_PROFILES)
+def test_parallel_run_matches_serial_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    profile = tmp_path / "parallel.toml"
     profile.write_text(
-        '[mtime]\npolicy = "zero"\n\n[[handler]]\nname = "pyc"\nchecked_hash = "empty"\n'
-        'stale = "remove"\n\n[[handler]]\nname = "mtime"\n',
+        f'[mtime]\npolicy = "zero"\n\n[[handler]]\nname = "pyc"\n{PARALLEL_PROFILES[kind]}'
+        '\n[[handler]]\nname = "mtime"\n',
         encoding="utf-8",
     )
+    handed: list[int] = []  # how many tasks went to workers, per run
+    spread = pipeline.spread
+
+    def counting_spread(jobs: int, cut: list[list[object]], work: object) -> object:
+        handed.append(len(cut))
+        return spread(jobs, cut, work)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "spread", counting_spread)
     results = []
     for jobs in ("1", "2"):
         base = tmp_path / f"jobs{jobs}"
         root, outside = base / "root", base / "outside"
         root.mkdir(parents=True)
         outside.mkdir()
-        mixed_tree(root, outside, modules=420)  # > 256 candidates: the parallel path
+        mixed_tree(root, outside, modules=420)
+        (root / "usr" / "share" / "doc").mkdir(parents=True)
+        for number in range(20):  # large gzip files with a build time in their header
+            page = root / "usr" / "share" / "doc" / f"page{number:02}.gz"
+            with page.open("wb") as raw, gzip.GzipFile("p", "wb", 1, raw, mtime=NEW) as out:
+                out.write(random.Random(number).randbytes(80_000))  # incompressible
+            set_mtime(page, NEW)
+        for directory in ("usr/share/doc", "usr/share", "usr"):
+            set_mtime(root / directory, NEW)
         report = base / "report.json"
-        args = ("--profile", str(profile), "--jobs", jobs, "--report", str(report), str(root))
-        assert_clean_exit(rootnorm(*args))
+        args = ["--quiet", "--profile", str(profile), "--jobs", jobs, "--report", str(report)]
+        assert cli.main([*args, str(root)]) == 0
         assert temp_files(root) == []
         results.append((state(root), link_groups(root), read_report(report), state(outside)))
+    assert len(handed) == 1 and handed[0] >= 16  # only --jobs 2 used workers, with many tasks
     (state1, groups1, report1, out1), (state2, groups2, report2, out2) = results
     assert state1 == state2
     assert groups1 == groups2 and groups1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rootnorm.inventory import walk
-from rootnorm.pipeline import CHUNK, LARGE, _tasks
+from rootnorm.workers import CHUNK, LARGE, tasks
 
 
 def test_tasks_cover_everything_once_large_first_rest_in_walk_order(tmp_path: Path) -> None:
@@ -16,11 +16,11 @@ def test_tasks_cover_everything_once_large_first_rest_in_walk_order(tmp_path: Pa
         (tmp_path / rel).write_bytes(bytes(size))
     inventory = walk(str(tmp_path))
     candidates = [(i, (0,)) for i, e in enumerate(inventory.entries) if e.is_file]
-    tasks = _tasks(inventory, candidates, 2)
-    flat = [candidate for task in tasks for candidate in task]
+    cut = tasks(inventory, candidates, 2)
+    flat = [candidate for task in cut for candidate in task]
     assert sorted(flat) == sorted(candidates)
     names = [inventory.entries[index].rel.decode() for index, _ in flat]
     assert names[:3] == ["m/huge.jar", "z/mid.jar", "a/big.jar"]
     assert names[3:] == sorted(names[3:])  # the small ones in walk order
-    assert len(tasks) >= 16 and all(0 < len(task) <= CHUNK for task in tasks)
-    assert len(tasks[0]) == 1  # the largest file is a task of its own
+    assert len(cut) >= 16 and all(0 < len(task) <= CHUNK for task in cut)
+    assert len(cut[0]) == 1  # the largest file is a task of its own

@@ -115,9 +115,8 @@ def _list_handlers() -> None:
         print(f"{name:12} {cls.summary}")
         for option in cls.options:
             default = option.default
-            if isinstance(default, tuple):
-                default = list(default)
-            print(f"{'':14}{option.name} = {default!r}: {option.help}")
+            shown = list(default) if isinstance(default, tuple) else default
+            print(f"{'':14}{option.name} = {shown!r}: {option.help}")
 
 
 def run(argv: Sequence[str] | None = None) -> int:

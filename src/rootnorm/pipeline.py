@@ -8,7 +8,6 @@ import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from rootnorm import handlers
 from rootnorm.clock import Clock
@@ -21,15 +20,10 @@ from rootnorm.profile import Profile
 from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
 from rootnorm.safeopen import open_file
+from rootnorm.workers import spread, tasks
 from rootnorm.writer import Writer
 
-if TYPE_CHECKING:
-    from multiprocessing.pool import Pool
-
-CHUNK = 256  # most candidates per task when --jobs > 1: large enough to amortise the hand-over
-TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
-COST_BYTES = 4096  # in planning a task, this many bytes of a file cost as much as opening one
-LARGE = 256 << 10  # files this large are handed out first, one task each or nearly
+MIN_HEAVY = 16  # fewer costly files than this are not worth forking workers for
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 NOT_REGULAR = "not a regular file; not opened"
 
@@ -104,14 +98,21 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     candidates, odd = _candidates(run, inventory)
     report.add(odd)
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
-    if run.jobs > 1 and len(candidates) > CHUNK:
-        _content_parallel(run, inventory, candidates, report, progress)
+    heavy = _costly(run, inventory, candidates) if run.jobs > 1 else []
+    if len(heavy) >= MIN_HEAVY:
+        _content_parallel(run, inventory, candidates, heavy, report, progress)
     else:
         result = _content(run, inventory, candidates, progress)
         report.add(result.records)
     if run.mtime is not None:
         _mtimes(run, run.mtime, inventory, report, progress)
     progress.close()
+
+
+def _costly(run: Run, inventory: Inventory, candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates some handler finds worth a --jobs worker."""
+    entries, content = inventory.entries, run.content
+    return [c for c in candidates if any(content[k].costly(entries[c[0]]) for k in c[1])]
 
 
 def _asked(run: Run) -> tuple[dict[bytes, tuple[int, ...]], tuple[int, ...]]:
@@ -252,64 +253,34 @@ def _one_file(
             os.close(fd)
 
 
-_FORKED: tuple[Run, Inventory] | None = None  # what forked workers inherit
-
-
-def _work(candidates: list[Candidate]) -> ChunkResult:
-    assert _FORKED is not None
-    run, inventory = _FORKED
-    return _content(run, inventory, candidates, None)
-
-
-def _tasks(inventory: Inventory, candidates: list[Candidate], jobs: int) -> list[list[Candidate]]:
-    """The candidates cut into tasks of about equal cost, so that the workers finish together
-    (a file costs a fixed part plus its size: large archives are what takes long). Large
-    files come first, largest first; the rest keep their walk order, so a task stays in a few
-    directories (directory fds are reused, a module's caches stay together)."""
-    entries = inventory.entries
-
-    def cost(candidate: Candidate) -> int:
-        return 1 + entries[candidate[0]].size // COST_BYTES
-
-    large = [c for c in candidates if entries[c[0]].size >= LARGE]
-    large.sort(key=cost, reverse=True)
-    ordered = large + [c for c in candidates if entries[c[0]].size < LARGE]
-    budget = max(1, sum(map(cost, ordered)) // (jobs * TASKS_PER_JOB))
-    tasks: list[list[Candidate]] = [[]]
-    spent = 0
-    for candidate in ordered:
-        if spent >= budget or len(tasks[-1]) == CHUNK:
-            tasks.append([])
-            spent = 0
-        tasks[-1].append(candidate)
-        spent += cost(candidate)
-    return tasks
-
-
 def _content_parallel(
     run: Run,
     inventory: Inventory,
     candidates: list[Candidate],
+    heavy: list[Candidate],
     report: Report,
     progress: Progress,
 ) -> None:
-    global _FORKED
-    chunks = _tasks(inventory, candidates, run.jobs)
-    _FORKED = (run, inventory)
-    try:
-        with _fork_pool(run.jobs) as pool:
-            for chunk, result in zip(chunks, pool.imap(_work, chunks)):
-                report.add(result.records)
-                for index, dev, ino, size, names in result.new_inodes:
-                    inventory.update_inode(index, dev, ino, size, names)
-                for names in result.removed:
-                    inventory.forget(names[0], names)
-                for names, mtime in result.mtimes:
-                    for name_index in names:
-                        inventory.entries[name_index].mtime_ns = mtime
-                progress.update(len(chunk))
-    finally:
-        _FORKED = None
+    """The costly files in forked workers; meanwhile this process does the light ones (a pyc
+    header costs less than handing it over). They are different inodes, so the two never meet."""
+
+    def work(task: list[Candidate]) -> ChunkResult:
+        return _content(run, inventory, task, None)
+
+    handed = set(heavy)
+    light = [candidate for candidate in candidates if candidate not in handed]
+    with spread(run.jobs, tasks(inventory, heavy, run.jobs), work) as results:
+        report.add(_content(run, inventory, light, progress).records)
+        for task, result in results:
+            report.add(result.records)
+            for index, dev, ino, size, names in result.new_inodes:
+                inventory.update_inode(index, dev, ino, size, names)
+            for names in result.removed:
+                inventory.forget(names[0], names)
+            for names, mtime in result.mtimes:
+                for name_index in names:
+                    inventory.entries[name_index].mtime_ns = mtime
+            progress.update(len(task))
 
 
 def _mtimes(
@@ -361,14 +332,6 @@ def _mtimes(
         report.add_mtime(index, olds.get(index, entries[index].mtime_ns), new)
         for name_index in inventory.names_of(index):
             entries[name_index].mtime_ns = new
-
-
-def _fork_pool(jobs: int) -> Pool:
-    """Workers that inherit the run by fork; multiprocessing is imported only by runs that
-    use it (it costs a serial run 13 ms of start-up)."""
-    import multiprocessing
-
-    return multiprocessing.get_context("fork").Pool(jobs)
 
 
 def _why(exc: OSError) -> str:

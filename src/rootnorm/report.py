@@ -10,7 +10,7 @@ import itertools
 import json
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple, TextIO
 
 from rootnorm import __version__
@@ -205,7 +205,7 @@ class Report:
         return lines
 
 
-def _write_list(out: TextIO, key: str, items: Iterable[dict[str, object]]) -> None:
+def _write_list(out: TextIO, key: str, items: Iterable[Mapping[str, object]]) -> None:
     out.write(f" {json.dumps(key)}: [")
     for number, item in enumerate(items):
         out.write(("\n  " if number == 0 else ",\n  ") + json.dumps(item))

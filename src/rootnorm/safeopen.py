@@ -72,7 +72,7 @@ def read_whole(inventory: Inventory, index: int, dir_fd: int | None = None) -> b
     else:
         fd = open_file(inventory, index, dir_fd)
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:

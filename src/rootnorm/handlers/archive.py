@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from rootnorm.archives.decide import Planner
 
 
+COSTLY_SIZE = 64 << 10  # smaller archives take about as long as handing them to a worker
+
+
 def suffixes(value: object) -> tuple[bytes, ...]:
     """A `suffixes` option (a tuple of str, validated by the profile) as lower-case bytes."""
     assert isinstance(value, tuple)
@@ -38,6 +41,9 @@ class ArchiveHandler(Handler):
 
     def wants(self, entry: Entry) -> bool:
         return entry.name.lower().endswith(self.suffixes)
+
+    def costly(self, entry: Entry) -> bool:
+        return entry.size >= COSTLY_SIZE
 
     def inspect(self, item: Item) -> Decision:
         from rootnorm.archives.decide import decide

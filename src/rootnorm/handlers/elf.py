@@ -111,6 +111,9 @@ class ElfHandler(Handler):
             and not entry.rel.startswith(self.exclude)
         )
 
+    def costly(self, entry: Entry) -> bool:
+        return True  # parsed by pyelftools
+
     def inspect(self, item: Item) -> Decision:
         if item.head()[:4] != ELF_MAGIC:
             return None

@@ -55,6 +55,9 @@ class PycHandler(Handler):
     def wants(self, entry: Entry) -> bool:
         return entry.name.endswith((b".pyc", b".pyo"))
 
+    def costly(self, entry: Entry) -> bool:
+        return self.opts["checked_hash"] == "all"  # every source read and hashed
+
     def inspect(self, item: Item) -> Decision:
         parsed = pycheader.parse(item.head())
         if isinstance(parsed, str):
