@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from testlib import NS, rootnorm, snapshot
+from testlib import NS, clean_env, interpreter, rootnorm, snapshot
 from trees import (
     cache_of,
     compile_valid,
@@ -390,7 +390,7 @@ def test_second_run_changes_nothing(tmp_path: Path, profile: str) -> None:
 
 
 PARALLEL_PROFILES = {
-    # every pyc is costly (its source read and hashed): all of them go to the workers
+    # 3.8's caches are costly (each source hashed in pure Python): they go to the workers
     "pycs": 'checked_hash = "all"\nstale = "remove"\n',
     # light pycs stay in the parent while the workers rewrite the large gzip files
     "pycs+archives": 'checked_hash = "empty"\nstale = "remove"\n\n[[handler]]\nname = "gzip"\n',
@@ -415,6 +415,11 @@ def test_parallel_run_matches_serial_run(
         return spread(jobs, cut, work)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline, "spread", counting_spread)
+    template = tmp_path / "other"
+    for number in range(300):
+        write_source(template / f"m{number:03}.py", f"X = {number}\n" * 40, NEW)
+    compile38 = [str(interpreter("3.8")), "-m", "compileall", "-q", str(template)]
+    subprocess.run(compile38, env=clean_env(), check=True)
     results = []
     for jobs in ("1", "2"):
         base = tmp_path / f"jobs{jobs}"
@@ -422,6 +427,10 @@ def test_parallel_run_matches_serial_run(
         root.mkdir(parents=True)
         outside.mkdir()
         mixed_tree(root, outside, modules=420)
+        other = root / "usr" / "lib" / "python3.8" / "other"
+        shutil.copytree(template, other)  # compiled once: a pyc holds its source's path
+        for path in (other / "__pycache__", other, other.parent, other.parent.parent):
+            set_mtime(path, NEW)
         (root / "usr" / "share" / "doc").mkdir(parents=True)
         for number in range(20):  # large gzip files with a build time in their header
             page = root / "usr" / "share" / "doc" / f"page{number:02}.gz"

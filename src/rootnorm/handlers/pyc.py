@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import sys
 
 from rootnorm.clock import NS
 from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch, Remove
@@ -14,6 +15,7 @@ from rootnorm.pyc.source import source_of
 from rootnorm.pyc.verify import optimization, same_code
 
 U32 = 0xFFFFFFFF
+OWN_TAG = f".{sys.implementation.cache_tag}.".encode()  # b".cpython-311.": hashed in C
 EMPTY_SOURCE_PRE37 = Finding(
     "pyc-empty-source-pre37",
     "the source is empty and this Python (< 3.7) has no hash-based pycs: ostree checks empty "
@@ -56,7 +58,8 @@ class PycHandler(Handler):
         return entry.name.endswith((b".pyc", b".pyo"))
 
     def costly(self, entry: Entry) -> bool:
-        return self.opts["checked_hash"] == "all"  # every source read and hashed
+        # Every source is read and hashed; in pure Python unless the cache is this Python's.
+        return self.opts["checked_hash"] == "all" and OWN_TAG not in entry.name
 
     def inspect(self, item: Item) -> Decision:
         parsed = pycheader.parse(item.head())
