@@ -272,10 +272,14 @@ def system_roots(tree: Path) -> list[str]:
 
 
 def contenders(
-    stage: Path, rootnorm_missing: str, archive_profile: Path | None, jobs_variants: bool
+    stage: Path,
+    rootnorm_missing: str,
+    archive_profile: Path | None,
+    jobs_variants: bool,
+    other_python: str | None = None,
 ) -> list[Contender]:
-    def rootnorm(*args: str) -> Callable[[Path], list[str]]:
-        return lambda tree: [PY, "-B", "-m", "rootnorm", *args, str(tree)]
+    def rootnorm(*args: str, python: str = PY) -> Callable[[Path], list[str]]:
+        return lambda tree: [python, "-B", "-m", "rootnorm", *args, str(tree)]
 
     def one(make: Callable[[Path], list[str]]) -> Callable[[Path, list[str]], list[list[str]]]:
         return lambda tree, _archives: [make(tree)]
@@ -346,6 +350,19 @@ def contenders(
             unavailable=rootnorm_missing,
         )
     )
+    hashed = str(HERE / "profiles" / "checked-hash.toml")
+    no_other = rootnorm_missing or ("" if other_python else "no --other-python given")
+    for jobs in ("1", "2") if jobs_variants else ("1",):
+        listed.append(
+            Contender(
+                "rootnorm checked-hash, other Python" + ("" if jobs == "1" else " -j2"),
+                f"the same run by {other_python}: every source hashed in pure Python "
+                f"(CPU-bound), --jobs {jobs}",
+                one(rootnorm("--profile", hashed, "--jobs", jobs, python=other_python or PY)),
+                rn_env,
+                unavailable=no_other,
+            )
+        )
     if jobs_variants:
         listed += [
             Contender(
@@ -587,6 +604,11 @@ def main(argv: list[str] | None = None) -> int:
         "/dev/shm is much cheaper to copy to and delete from, but measures tmpfs)",
     )
     parser.add_argument("--out", type=Path, help="output directory (default <cache>/results)")
+    parser.add_argument(
+        "--other-python",
+        help="another CPython than the corpus's (with rootnorm's dependencies installed), for "
+        "the 'checked-hash, other Python' contenders: it hashes every source in pure Python",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -603,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = stage_rootnorm(args.rootnorm_src.resolve(), stage)
     if missing:
         print(f"rootnorm not available: {missing}", flush=True)
-    listed = contenders(stage, missing, args.archive_profile, args.jobs_variants)
+    listed = contenders(stage, missing, args.archive_profile, args.jobs_variants, args.other_python)
     if args.only:
         unknown = set(args.only) - {c.name for c in listed}
         if unknown:
