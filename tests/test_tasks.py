@@ -1,11 +1,14 @@
-"""How --jobs cuts the work into tasks: all of it once, large files first, the rest in order."""
+"""How --jobs cuts the work into tasks: all of it once, costly directories first, the rest in
+walk order, a directory's files together."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rootnorm.inventory import walk
-from rootnorm.workers import CHUNK, LARGE, tasks
+from rootnorm.workers import CHUNK, tasks
+
+LARGE = 256 << 10
 
 
 def test_tasks_cover_everything_once_large_first_rest_in_walk_order(tmp_path: Path) -> None:

@@ -19,31 +19,40 @@ Result = TypeVar("Result")
 CHUNK = 256  # most candidates per task: large enough to amortise the hand-over
 TASKS_PER_JOB = 16  # but at least this many tasks per worker, so one slow archive cannot stall
 COST_BYTES = 4096  # in planning a task, this many bytes of a file cost as much as opening one
-LARGE = 256 << 10  # files this large are handed out first, one task each or nearly
 
 
 def tasks(inventory: Inventory, candidates: list[Candidate], jobs: int) -> list[list[Candidate]]:
     """The candidates cut into tasks of about equal cost, so that the workers finish together
-    (a file costs a fixed part plus its size: large archives are what takes long). Large
-    files come first, largest first; the rest keep their walk order, so a task stays in a few
-    directories (directory fds are reused, a module's caches stay together)."""
+    (a file costs a fixed part plus its size: large archives are what takes long).
+
+    Candidates are grouped by directory, the costliest directories first (LPT scheduling), each
+    in walk order; a task ends between directories unless one directory alone is too much.
+    So a task reuses its directory fds, and a module's caches (which share one hash of their
+    source) stay with one worker.
+    """
     entries = inventory.entries
 
     def cost(candidate: Candidate) -> int:
         return 1 + entries[candidate[0]].size // COST_BYTES
 
-    large = [c for c in candidates if entries[c[0]].size >= LARGE]
-    large.sort(key=cost, reverse=True)
-    ordered = large + [c for c in candidates if entries[c[0]].size < LARGE]
-    budget = max(1, sum(map(cost, ordered)) // (jobs * TASKS_PER_JOB))
+    groups: list[list[Candidate]] = []
+    for candidate in candidates:
+        if groups and entries[groups[-1][0][0]].parent == entries[candidate[0]].parent:
+            groups[-1].append(candidate)
+        else:
+            groups.append([candidate])
+    groups.sort(key=lambda group: sum(map(cost, group)), reverse=True)
+    budget = max(1, sum(map(cost, candidates)) // (jobs * TASKS_PER_JOB))
     cut: list[list[Candidate]] = [[]]
     spent = 0
-    for candidate in ordered:
-        if spent >= budget or len(cut[-1]) == CHUNK:
-            cut.append([])
-            spent = 0
-        cut[-1].append(candidate)
-        spent += cost(candidate)
+    for group in groups:
+        for position, candidate in enumerate(group):
+            full = spent >= budget and (position == 0 or spent >= 2 * budget)
+            if full or len(cut[-1]) == CHUNK:
+                cut.append([])
+                spent = 0
+            cut[-1].append(candidate)
+            spent += cost(candidate)
     return cut
 
 
