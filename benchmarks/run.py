@@ -344,7 +344,7 @@ def contenders(
     listed.append(
         Contender(
             "rootnorm checked-hash",
-            "--profile benchmarks/profiles/checked-hash.toml: every pyc hashed (CPU-bound)",
+            "--profile benchmarks/profiles/checked-hash.toml: every pyc hashed (its own in C)",
             one(checked_hash),
             rn_env,
             unavailable=rootnorm_missing,
