@@ -111,8 +111,8 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
 
 def _costly(run: Run, inventory: Inventory, candidates: list[Candidate]) -> list[Candidate]:
     """The candidates some handler finds worth a --jobs worker."""
-    entries, content = inventory.entries, run.content
-    return [c for c in candidates if any(content[k].costly(entries[c[0]]) for k in c[1])]
+    content = run.content
+    return [c for c in candidates if any(content[k].costly(inventory, c[0]) for k in c[1])]
 
 
 def _asked(run: Run) -> tuple[dict[bytes, tuple[int, ...]], tuple[int, ...]]:

@@ -72,7 +72,7 @@ def test_snippet_is_a_valid_treefile_fragment() -> None:
     assert isinstance(scripts, list) and len(scripts) == 1
     script = scripts[0]
     assert isinstance(script, str) and script.startswith("#!"), "inline scripts need a shebang"
-    assert "python3 -B -m rootnorm --profile ostree --cross-mounts /" in script
+    assert "python3 -B -m rootnorm --profile ostree --cross-mounts --jobs 0 /" in script
     assert "PYTHONDONTWRITEBYTECODE=1" in script
     mode = FINALIZE_HOOK.stat().st_mode
     assert stat.S_ISREG(mode) and mode & stat.S_IXUSR, "rpm-ostree skips non-executable hooks"

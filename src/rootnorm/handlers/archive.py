@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rootnorm.decisions import Decision
 from rootnorm.handlers.base import Handler, Item, name_key
-from rootnorm.inventory import Entry
+from rootnorm.inventory import Entry, Inventory
 
 if TYPE_CHECKING:
     from rootnorm.archives.decide import Planner
@@ -42,8 +42,8 @@ class ArchiveHandler(Handler):
     def wants(self, entry: Entry) -> bool:
         return entry.name.lower().endswith(self.suffixes)
 
-    def costly(self, entry: Entry) -> bool:
-        return entry.size >= COSTLY_SIZE
+    def costly(self, inventory: Inventory, index: int) -> bool:
+        return inventory.entries[index].size >= COSTLY_SIZE
 
     def inspect(self, item: Item) -> Decision:
         from rootnorm.archives.decide import decide

@@ -126,8 +126,8 @@ class Handler:
         """Cheap filter on the walked entry (name, size); the file is not open yet."""
         raise NotImplementedError
 
-    def costly(self, entry: Entry) -> bool:
-        """Whether inspecting this file is work enough to hand to a --jobs worker: far more
+    def costly(self, inventory: Inventory, index: int) -> bool:
+        """Whether inspecting file `index` is work enough to hand to a --jobs worker: far more
         than an open and a small read (a forked worker pays for every page it touches, so
         light work is done faster by the parent)."""
         return False

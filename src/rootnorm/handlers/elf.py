@@ -111,7 +111,7 @@ class ElfHandler(Handler):
             and not entry.rel.startswith(self.exclude)
         )
 
-    def costly(self, entry: Entry) -> bool:
+    def costly(self, inventory: Inventory, index: int) -> bool:
         return True  # parsed by pyelftools
 
     def inspect(self, item: Item) -> Decision:

@@ -57,9 +57,20 @@ class PycHandler(Handler):
     def wants(self, entry: Entry) -> bool:
         return entry.name.endswith((b".pyc", b".pyo"))
 
-    def costly(self, entry: Entry) -> bool:
-        # Every source is read and hashed; in pure Python unless the cache is this Python's.
-        return self.opts["checked_hash"] == "all" and OWN_TAG not in entry.name
+    def costly(self, inventory: Inventory, index: int) -> bool:
+        entry = inventory.entries[index]
+        if OWN_TAG not in entry.name:
+            # Every source read and hashed, in pure Python (the running one hashes in C).
+            return self.opts["checked_hash"] == "all"
+        # An ostree checkout (rpm-ostree's unified core, finalize.d) gives every source mtime 0
+        # while caches keep their build time: each cache of this Python is then verified by
+        # compiling its source.
+        found = _source_index(inventory, entry)
+        return (
+            bool(self.opts["verify"])
+            and isinstance(found, int)
+            and not inventory.entries[found].mtime_ns
+        )
 
     def inspect(self, item: Item) -> Decision:
         parsed = pycheader.parse(item.head())
