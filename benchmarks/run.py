@@ -289,7 +289,7 @@ def contenders(
     rn_env = {"PYTHONPATH": str(stage)}
     rpm_env = {**rn_env, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
     ostree = rootnorm("--profile", "ostree")
-    pyc_mtime = rootnorm("--profile", str(HERE / "profiles" / "pyc-mtime.toml"))
+    pyc_mtime_profile = str(HERE / "profiles" / "pyc-mtime.toml")
     listed = [
         Contender(
             FLOOR,
@@ -319,7 +319,7 @@ def contenders(
         Contender(
             "rootnorm pyc+mtime",
             "--profile benchmarks/profiles/pyc-mtime.toml: exactly the floor's work",
-            one(pyc_mtime),
+            one(rootnorm("--profile", pyc_mtime_profile)),
             rn_env,
             unavailable=rootnorm_missing,
             in_plot=True,
@@ -340,17 +340,16 @@ def contenders(
             unavailable=rootnorm_missing,
         ),
     ]
-    checked_hash = rootnorm("--profile", str(HERE / "profiles" / "checked-hash.toml"))
+    hashed = str(HERE / "profiles" / "checked-hash.toml")
     listed.append(
         Contender(
             "rootnorm checked-hash",
             "--profile benchmarks/profiles/checked-hash.toml: every pyc hashed (its own in C)",
-            one(checked_hash),
+            one(rootnorm("--profile", hashed)),
             rn_env,
             unavailable=rootnorm_missing,
         )
     )
-    hashed = str(HERE / "profiles" / "checked-hash.toml")
     no_other = rootnorm_missing or ("" if other_python else "no --other-python given")
     for jobs in ("1", "2") if jobs_variants else ("1",):
         listed.append(
@@ -368,14 +367,14 @@ def contenders(
             Contender(
                 "rootnorm pyc+mtime -j2",
                 "the same with --jobs 2: the pyc-heavy case, which must not get slower",
-                one(lambda tree: [*pyc_mtime(tree)[:-1], "--jobs", "2", str(tree)]),
+                one(rootnorm("--profile", pyc_mtime_profile, "--jobs", "2")),
                 rn_env,
                 unavailable=rootnorm_missing,
             ),
             Contender(
                 "rootnorm checked-hash -j2",
                 "the same with --jobs 2",
-                one(lambda tree: [*checked_hash(tree)[:-1], "--jobs", "2", str(tree)]),
+                one(rootnorm("--profile", hashed, "--jobs", "2")),
                 rn_env,
                 unavailable=rootnorm_missing,
             ),
