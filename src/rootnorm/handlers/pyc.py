@@ -51,6 +51,8 @@ class PycHandler(Handler):
         ),
     )
 
+    _last_hash: tuple[tuple[int, bytes], bytes] | None = None  # (source, magic) -> its hash
+
     def name_keys(self) -> tuple[bytes, ...]:
         return (b".pyc", b".pyo")
 
@@ -125,8 +127,6 @@ class PycHandler(Handler):
             f"header mtime {parsed.mtime} -> {final}" + proof,
             finding,
         )
-
-    _last_hash: tuple[tuple[int, bytes], bytes] | None = None
 
     def _source_hash(self, item: Item, source_index: int, magic: bytes) -> bytes:
         """The source's hash for this magic; the last one is kept, because the opt-1 and opt-2
