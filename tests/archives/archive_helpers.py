@@ -13,7 +13,7 @@ from testlib import rootnorm
 
 from rootnorm import inventory
 from rootnorm.clock import Clock, Policy
-from rootnorm.decisions import Decision, Rewrite
+from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
 from rootnorm.handlers import load
 from rootnorm.handlers.base import Item, Settings
 
@@ -43,6 +43,16 @@ def inspect(
         return instance.inspect(Item(inv, index, fd))
     finally:
         os.close(fd)
+
+
+def assert_left_unsupported(handler: str, path: Path, content: bytes, why: str) -> None:
+    """`content` written to `path` is refused by `handler` for `why` and stays byte-identical."""
+    path.write_bytes(content)
+    decision = normalise(handler, path, clamp())
+    assert isinstance(decision, Leave), decision
+    assert decision.outcome is Outcome.UNSUPPORTED
+    assert why in decision.why
+    assert path.read_bytes() == content
 
 
 def normalise(

@@ -8,10 +8,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from archive_helpers import BUILD_TIMES, EPOCH, clamp, inspect, needs, normalise, run, zero
+from archive_helpers import (
+    BUILD_TIMES,
+    EPOCH,
+    assert_left_unsupported,
+    clamp,
+    inspect,
+    needs,
+    normalise,
+    run,
+    zero,
+)
 
 from rootnorm.archives import arfmt
-from rootnorm.decisions import Leave, Outcome, Rewrite
+from rootnorm.decisions import Rewrite
 from rootnorm.handlers.ar import ArHandler
 from rootnorm.handlers.base import Settings
 from rootnorm.inventory import walk
@@ -136,13 +146,7 @@ def _gnu_with_name(name: bytes) -> bytes:
     ids=["empty", "short", "wrong-magic", "thin", "size", "fmag", "cut", "dotdot", "ref", "mtime"],
 )
 def test_hostile_left_untouched(tmp_path: Path, content: bytes, why: str) -> None:
-    path = tmp_path / "libbad.a"
-    path.write_bytes(content)
-    decision = normalise("ar", path, clamp())
-    assert isinstance(decision, Leave), decision
-    assert decision.outcome is Outcome.UNSUPPORTED
-    assert why in decision.why
-    assert path.read_bytes() == content
+    assert_left_unsupported("ar", tmp_path / "libbad.a", content, why)
 
 
 def test_deb_only_when_asked(tmp_path: Path) -> None:

@@ -10,10 +10,20 @@ import zlib
 from pathlib import Path
 
 import pytest
-from archive_helpers import BUILD_TIMES, EPOCH, clamp, inspect, needs, normalise, run, zero
+from archive_helpers import (
+    BUILD_TIMES,
+    EPOCH,
+    assert_left_unsupported,
+    clamp,
+    inspect,
+    needs,
+    normalise,
+    run,
+    zero,
+)
 
 from rootnorm.archives import gzipfmt
-from rootnorm.decisions import Leave, Outcome, Rewrite
+from rootnorm.decisions import Leave, Rewrite
 from rootnorm.handlers.base import Settings
 
 PAYLOAD = b"reproducible builds\n" * 500
@@ -143,13 +153,7 @@ def test_member_magic_inside_data_takes_the_full_path(tmp_path: Path) -> None:
     ids=["empty", "wrong-magic", "truncated", "bad-length", "garbage", "method", "flags", "name"],
 )
 def test_hostile_left_untouched(tmp_path: Path, content: bytes, why: str) -> None:
-    path = tmp_path / "bad.gz"
-    path.write_bytes(content)
-    decision = normalise("gzip", path, clamp())
-    assert isinstance(decision, Leave)
-    assert decision.outcome is Outcome.UNSUPPORTED
-    assert why in decision.why
-    assert path.read_bytes() == content
+    assert_left_unsupported("gzip", tmp_path / "bad.gz", content, why)
 
 
 def test_wants_by_suffix_option() -> None:
