@@ -100,9 +100,10 @@ class Inventory:
         return entry.nlink == 1 or not entry.linkable or self.links[entry.key][0] == index
 
     def shared_outside(self, index: int) -> bool:
-        """True when the inode has links the walk did not see: changes need a new inode."""
+        """True when the inode has links the walk did not see: changes need a new inode.
+        Never for a directory, whose link count is its subdirectories."""
         entry = self.entries[index]
-        return entry.nlink > len(self.names_of(index))
+        return entry.linkable and entry.nlink > len(self.names_of(index))
 
     def lookup(self, rel: bytes) -> Entry | None:
         found = self.by_rel.get(rel)

@@ -297,8 +297,7 @@ def _mtimes(
     entries = inventory.entries
     final_ns = handler.settings.clock.final_ns
     plain, plain_new = array("q"), array("q")
-    special: list[tuple[int, int]] = []
-    olds: dict[int, int] = {}  # the specials' mtimes before (set_mtime updates the inventory)
+    special: list[tuple[int, int, int]] = []  # index, old mtime, new mtime
     for index in range(len(entries) - 1, -1, -1):
         entry = entries[index]
         if entry.mode == 0 or (entry.nlink > 1 and not inventory.is_primary(index)):
@@ -307,8 +306,7 @@ def _mtimes(
         if new == entry.mtime_ns:
             continue
         if entry.parent < 0 or (entry.nlink > 1 and inventory.shared_outside(index)):
-            special.append((index, new))
-            olds[index] = entry.mtime_ns
+            special.append((index, entry.mtime_ns, new))
         else:
             plain.append(index)
             plain_new.append(new)
@@ -316,20 +314,21 @@ def _mtimes(
     failed: dict[int, str] = {}
     if not run.check:
         with Writer(inventory) as writer:
-            for index, new in special:
+            for index, _, new in special:
                 try:
-                    writer.set_mtime(index, new)
+                    writer.set_special_mtime(index, new)
                 except OSError as exc:
                     failed[index] = _why(exc)
             failed.update(
                 (index, _why(exc)) for index, exc in writer.set_plain_mtimes(plain, plain_new)
             )
-    for index, new in itertools.chain(special, zip(plain, plain_new)):
+    changes = ((index, entries[index].mtime_ns, new) for index, new in zip(plain, plain_new))
+    for index, old, new in itertools.chain(special, changes):
         why = failed.get(index)
         if why is not None:
             report.add([Record(entries[index].rel, handler.name, Outcome.FAILED, why)])
             continue
-        report.add_mtime(index, olds.get(index, entries[index].mtime_ns), new)
+        report.add_mtime(index, old, new)
         for name_index in inventory.names_of(index):
             entries[name_index].mtime_ns = new
 

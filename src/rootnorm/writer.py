@@ -213,39 +213,26 @@ class Writer:
             self._settle_dir(entry.parent)
         self.inventory.forget(index)
 
-    def set_mtime(self, index: int, mtime_ns: int) -> None:
-        """Set the mtime (and atime, to the same value) of one entry, never following links."""
+    def set_special_mtime(self, index: int, mtime_ns: int) -> None:
+        """Set the mtime of the root, or of an entry whose inode has links outside the root
+        (its in-tree names get a new inode with that mtime); every other entry goes through
+        `set_plain_mtimes`."""
         inventory = self.inventory
         entry = inventory.entries[index]
-        if entry.nlink == 1 and entry.parent >= 0:  # the common case, first
-            os.utime(
-                entry.name,
-                ns=(mtime_ns, mtime_ns),
-                dir_fd=self.dirs.get(entry.parent),
-                follow_symlinks=False,
-            )
-            entry.mtime_ns = mtime_ns
-            return
         if entry.parent < 0:
             os.utime(self.dirs.get(index), ns=(mtime_ns, mtime_ns))
-        elif entry.is_file and inventory.shared_outside(index):
+            entry.mtime_ns = mtime_ns
+        elif entry.is_file:
             self.replace(index, _copy, mtime_ns)
-        elif not entry.is_dir and inventory.shared_outside(index):
-            self._replace_special(index, mtime_ns)
         else:
-            os.utime(
-                entry.name,
-                ns=(mtime_ns, mtime_ns),
-                dir_fd=self.dirs.get(entry.parent),
-                follow_symlinks=False,
-            )
-        self._mtime_set(index, mtime_ns)
+            self._replace_special(index, mtime_ns)
 
     def set_plain_mtimes(
         self, indices: Sequence[int], news: Sequence[int]
     ) -> Iterator[tuple[int, OSError]]:
-        """Set each entry's mtime to the value at the same position, one utime each; for
-        entries that are neither the root nor linked outside it. Yields what failed."""
+        """Set each entry's mtime (and atime) to the value at the same position, one utime
+        each, never following links; for entries that are neither the root nor linked outside
+        it. Yields what failed."""
         entries = self.inventory.entries
         get_dir = self.dirs.get
         utime = os.utime
