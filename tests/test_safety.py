@@ -142,6 +142,35 @@ def test_file_hard_linked_from_outside_whose_mtime_changes(tmp_path: Path) -> No
     assert st_in.st_ino != old.st_ino and st_in.st_mtime_ns == 0
 
 
+def test_group_in_many_directories_shared_outside_moves_as_one(tmp_path: Path) -> None:
+    """One inode named in more directories than the writer keeps open (as `hardlink` leaves
+    identical licence files), and linked outside: every in-tree name moves to one new inode,
+    and no name is linked from a same-named decoy in another directory."""
+    root = tmp_path / "root"
+    names = [root / "usr" / "share" / f"d{k:02}" / "COPYING" for k in range(20)]
+    for k, path in enumerate(names):
+        path.parent.mkdir(parents=True)
+        decoy = path.parent.parent / f"e{k:02}" / "COPYING"  # same name, other content
+        decoy.parent.mkdir()
+        decoy.write_bytes(b"decoy %d\n" % k)
+    names[0].write_bytes(b"licence\n")
+    for path in names[1:]:
+        os.link(names[0], path)
+    outside = tmp_path / "COPYING"
+    os.link(names[0], outside)
+    for path in (*names, outside):
+        set_mtime(path, NEW)
+    old = os.stat(outside)
+    assert_clean_exit(run_ostree(root))
+    inodes = {os.stat(path).st_ino for path in names}
+    assert len(inodes) == 1 and old.st_ino not in inodes
+    assert all(path.read_bytes() == b"licence\n" for path in names)
+    assert os.stat(names[0]).st_nlink == len(names)
+    st_out = os.stat(outside)
+    assert (st_out.st_ino, st_out.st_mtime_ns, st_out.st_nlink) == (old.st_ino, NEW * NS, 1)
+    assert temp_files(root) == []
+
+
 def test_symlink_hard_linked_from_outside_keeps_its_mtime_outside(tmp_path: Path) -> None:
     """ostree bare checkouts hard-link symlinks too: the link's own mtime is an inode field."""
     root = tmp_path / "root"

@@ -161,12 +161,16 @@ class Writer:
         inventory = self.inventory
         entry = inventory.entries[index]
         touched = {entry.parent}
+        # Our own copy of the first name's directory fd: the other names' directories pass
+        # through the cache, which may close the cached one (or reuse its number) meanwhile.
+        first_dir_fd = os.dup(dir_fd)
         try:
             for other in inventory.names_of(index):
                 if other != index:
                     touched.add(inventory.entries[other].parent)
-                    self._relink(entry, dir_fd, inventory.entries[other])
+                    self._relink(entry, first_dir_fd, inventory.entries[other])
         finally:
+            os.close(first_dir_fd)
             for dir_index in touched:
                 self._settle_dir(dir_index)
 
