@@ -19,7 +19,6 @@ from rootnorm.inventory import Inventory, walk
 from rootnorm.profile import Profile
 from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
-from rootnorm.safeopen import open_file
 from rootnorm.workers import spread, tasks
 from rootnorm.writer import Writer
 
@@ -162,9 +161,19 @@ def _content(
     run: Run, inventory: Inventory, candidates: Sequence[Candidate], progress: Progress | None
 ) -> ChunkResult:
     result = ChunkResult()
+    entries = inventory.entries
+    # Files a handler will likely patch in place are opened read-write at once, but only when
+    # their mtime changes anyway: an overlay file system copies a file up on either.
+    final_ns = run.mtime.settings.clock.final_ns if run.mtime and not run.check else None
+    in_place: dict[tuple[int, ...], bool] = {}
     with Writer(inventory) as writer:
         for index, wanted in candidates:
-            _one_file(run, inventory, index, wanted, writer, result)
+            patching = in_place.get(wanted)
+            if patching is None:
+                patching = in_place[wanted] = any(run.content[k].patches_in_place for k in wanted)
+            mtime = entries[index].mtime_ns
+            writable = patching and final_ns is not None and final_ns(mtime) != mtime
+            _one_file(run, inventory, index, wanted, writable, writer, result)
             if progress is not None:
                 progress.update(1)
     return result
@@ -175,13 +184,14 @@ def _one_file(
     inventory: Inventory,
     index: int,
     wanted: tuple[int, ...],
+    writable: bool,
     writer: Writer,
     result: ChunkResult,
 ) -> None:
     entry = inventory.entries[index]
     path = entry.rel
     try:
-        fd = open_file(inventory, index, writer.dirs.get(entry.parent))
+        fd, writable = writer.open_item(index, writable)
     except OSError as exc:
         result.records.append(Record(path, run.content[wanted[0]].name, Outcome.FAILED, _why(exc)))
         return
@@ -224,7 +234,7 @@ def _one_file(
             mtime = run.mtime.new_mtime(current) if run.mtime is not None else None
             try:
                 if isinstance(decision, Patch):
-                    writer.patch(index, decision, mtime)
+                    writer.patch(index, decision, mtime, fd if writable else None)
                 elif isinstance(decision, Rewrite):
                     writer.replace(index, decision.produce, mtime)
                 else:
@@ -244,7 +254,7 @@ def _one_file(
                 result.new_inodes.append(new)
                 os.close(fd)
                 fd = -1
-                fd = open_file(inventory, index, writer.dirs.get(entry.parent))
+                fd, writable = writer.open_item(index, False)
             item = Item(inventory, index, fd, writer.dirs.get)  # later handlers see new bytes
     except OSError as exc:
         result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))

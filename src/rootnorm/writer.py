@@ -30,6 +30,7 @@ from rootnorm.safeopen import READ_FLAGS, Raced, open_dir, open_file, same_inode
 
 Produce = Callable[[BinaryIO, BinaryIO], None]
 WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+READ_WRITE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -101,9 +102,29 @@ class Writer:
             self._unsynced.clear()
             self.dirs.close()
 
-    def patch(self, index: int, patch: Patch, mtime_ns: int | None = None) -> None:
+    def open_item(self, index: int, writable: bool) -> tuple[int, bool]:
+        """A verified fd of regular file `index` for handlers to inspect, and whether it is
+        writable. Read-write only when asked (the caller expects a patch) and the inode has no
+        links outside the root; else, and when permissions refuse, read-only: opening for
+        writing alone makes an overlay file system copy the file up."""
+        entry = self.inventory.entries[index]
+        dir_fd = self.dirs.get(entry.parent)
+        if writable and not self.inventory.shared_outside(index):
+            try:
+                return open_file(self.inventory, index, dir_fd, READ_WRITE_FLAGS), True
+            except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE
+                pass
+        return open_file(self.inventory, index, dir_fd), False
+
+    def patch(
+        self, index: int, patch: Patch, mtime_ns: int | None = None, fd: int | None = None
+    ) -> None:
         """Write `patch` in place, or through a new inode when the inode is shared outside;
-        the file is left with `mtime_ns` (default: the mtime it had)."""
+        the file is left with `mtime_ns` (default: the mtime it had). `fd` is a writable fd
+        from `open_item` to write through (it stays open); without it the file is opened."""
+        if fd is not None:
+            self._patch_fd(index, patch, mtime_ns, fd)
+            return
         if self.inventory.shared_outside(index):
             self.replace(index, _patched(patch), mtime_ns)
             return
@@ -113,13 +134,16 @@ class Writer:
         except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE: the directory decides
             self.replace(index, _patched(patch), mtime_ns)
             return
-        mtime = entry.mtime_ns if mtime_ns is None else mtime_ns
         try:
-            if os.pwrite(fd, patch.data, patch.offset) != len(patch.data):
-                raise OSError(errno.EIO, "short write")
-            os.utime(fd, ns=(mtime, mtime))
+            self._patch_fd(index, patch, mtime_ns, fd)
         finally:
             os.close(fd)
+
+    def _patch_fd(self, index: int, patch: Patch, mtime_ns: int | None, fd: int) -> None:
+        mtime = self.inventory.entries[index].mtime_ns if mtime_ns is None else mtime_ns
+        if os.pwrite(fd, patch.data, patch.offset) != len(patch.data):
+            raise OSError(errno.EIO, "short write")
+        os.utime(fd, ns=(mtime, mtime))
         self._mtime_set(index, mtime)
 
     def replace(self, index: int, produce: Produce, mtime_ns: int | None = None) -> None:

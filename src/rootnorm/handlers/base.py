@@ -112,6 +112,9 @@ class Handler:
     options: ClassVar[tuple[Option, ...]] = ()
     whole_tree: ClassVar[bool] = False  # runs once over every entry after the content handlers
     uses_clock: ClassVar[bool] = False  # applies the mtime policy (so may need SOURCE_DATE_EPOCH)
+    # Its changes are mostly a Patch (a few header bytes): a file whose mtime changes anyway
+    # is then opened read-write at once, saving a second open for the write.
+    patches_in_place: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         self.settings = settings

@@ -37,6 +37,7 @@ def _show(mtime_ns: int) -> str:
 class FontconfigHandler(Handler):
     name = "fontconfig"
     summary = "Rewrite fontconfig caches' directory mtime to the final one, so they stay valid"
+    patches_in_place = True
 
     def name_keys(self) -> tuple[bytes, ...]:
         # every plausible cache version, so an unknown one is still reported as unsupported

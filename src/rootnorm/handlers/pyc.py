@@ -27,6 +27,7 @@ EMPTY_SOURCE_PRE37 = Finding(
 class PycHandler(Handler):
     name = "pyc"
     summary = "Valid timestamp pycs get their source's final mtime in the header (PEP 552 aware)"
+    patches_in_place = True
     options = (
         Option(
             "checked_hash",
