@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 CHUNK = 1 << 20
 
@@ -23,8 +23,7 @@ class Changed(OSError):
     """The original changed between planning and writing."""
 
 
-@dataclass(frozen=True)
-class Copy:
+class Copy(NamedTuple):  # a tuple, not a dataclass: a zip plan makes one per entry
     """`length` bytes of the original, from `offset`."""
 
     offset: int

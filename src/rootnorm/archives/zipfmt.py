@@ -125,6 +125,14 @@ def _utc_to_dos(when: int) -> tuple[int, int]:
 
 
 def _check_name(name: bytes) -> None:
+    if (
+        name
+        and name[0] not in b"/\\"
+        and b".." not in name
+        and b":" not in name[:3]
+        and b"\0" not in name
+    ):
+        return  # most names: not absolute, no parent step, no drive letter, no NUL
     parts = name.replace(b"\\", b"/").split(b"/")
     if not name or name.startswith((b"/", b"\\")) or b"\0" in name or b".." in parts:
         raise Unsupported(f"unsafe entry name {name!r}")
@@ -195,11 +203,20 @@ def _read_local(
     start = base + central[15]
     if start + LOCAL.size > cd_start:
         raise Unsupported(f"entry {name!r} starts outside the archive")
-    sig, *local = LOCAL.unpack(read_exact(src, start, LOCAL.size))
+    # One read for the header and, usually, its name and extra field (most local extra
+    # fields are as long as the central one, or shorter).
+    head = read_at(src, start, LOCAL.size + len(name) + len(central_extra) + 32)
+    if len(head) < LOCAL.size:
+        raise Unsupported(f"truncated: {LOCAL.size} bytes expected at offset {start}")
+    sig, *local = LOCAL.unpack_from(head)
     if sig != b"PK\x03\x04":
         raise Unsupported(f"bad local header for {name!r}")
     name_len, extra_len = local[8:10]
-    variable = read_exact(src, start + LOCAL.size, name_len + extra_len)
+    end_variable = LOCAL.size + name_len + extra_len
+    if len(head) >= end_variable:
+        variable = head[LOCAL.size : end_variable]
+    else:
+        variable = read_exact(src, start + LOCAL.size, name_len + extra_len)
     if variable[:name_len] != name:
         raise Unsupported(f"local and central names differ for {name!r}")
     if local[2] != central[3]:
@@ -380,6 +397,7 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
     result.add(Copy(0, first))
     pos = first
     directory = []
+    segment = result.segments.append  # a header, then a Copy or new content: nothing to merge
     for entry in ordered:
         when = times[entry.name]
         date, clock = _utc_to_dos(when)
@@ -409,12 +427,12 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
             result.changes.add("permissions")
         central[15] = pos - base
         header = LOCAL.pack(b"PK\x03\x04", *local) + entry.name + local_extra
-        result.add(header)
+        segment(header)
         if new_content is None:
-            result.add(Copy(entry.data, entry.compressed_size))
+            segment(Copy(entry.data, entry.compressed_size))
             pos += len(header) + entry.compressed_size
         else:
-            result.add(new_content)
+            segment(new_content)
             pos += len(header) + sizes[1]
         directory.append(
             CENTRAL.pack(b"PK\x01\x02", *central) + entry.name + central_extra + entry.comment
