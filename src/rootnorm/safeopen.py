@@ -2,7 +2,9 @@
 
 Every open goes through a directory whose (st_dev, st_ino) matches the walk, and the last
 component is opened with O_NOFOLLOW, so a name swapped for a symlink after the walk can never
-lead outside the root.
+lead outside the root. A name swapped for a FIFO or a device after the walk is opened without
+blocking and without becoming the controlling terminal (O_NONBLOCK, O_NOCTTY), then refused
+unread: the walk's lstat keeps every special file it saw from being opened at all.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def open_dir(inventory: Inventory, dir_index: int) -> int:
 def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_FLAGS) -> int:
     """Open regular file `index` relative to its verified parent `dir_fd`."""
     entry = inventory.entries[index]
-    fd = os.open(entry.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    fd = os.open(entry.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or not same_inode(st, entry):

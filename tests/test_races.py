@@ -1,0 +1,99 @@
+"""A name that changes between the walk and the write is refused and left as it is: swapped for
+a FIFO, a device-like special file, a symlink out of the root, a hard link to a file outside,
+or modified in place. The walk runs first, then the test changes the tree, then the content
+phase runs on the stale inventory, as it would if something raced the run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from trees import cache_of, compile_valid, header, write_source
+
+from rootnorm import pipeline, profile
+from rootnorm.decisions import Outcome
+from rootnorm.inventory import walk
+from rootnorm.report import Record
+
+OLD = 1_000_000
+
+
+def _content_after(root: Path, change: Callable[[Path], None], check: bool) -> list[Record]:
+    """Walk `root`, apply `change` to the pyc, then run the ostree profile's content phase on
+    the inventory of before the change (under --check the pyc is opened read-only, else
+    read-write: its mtime changes)."""
+    run = pipeline.prepare(profile.load("ostree"), None, check, 1)
+    inventory = walk(str(root))
+    candidates, _ = pipeline._candidates(run, inventory)
+    assert candidates, "nothing to race"
+    change(cache_of(root / "usr/lib/mod.py"))
+    return pipeline._content(run, inventory, candidates, None).records
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    compile_valid(write_source(root / "usr/lib/mod.py", "X = 1\n", OLD))
+    return root
+
+
+def _swap_for_fifo(pyc: Path) -> None:
+    pyc.unlink()
+    os.mkfifo(pyc)
+
+
+def _swap_for_link_out(pyc: Path) -> None:
+    outside = pyc.parents[4] / "outside.pyc"
+    shutil.copy2(pyc, outside)
+    pyc.unlink()
+    pyc.symlink_to(outside)
+
+
+def _swap_for_hard_link_out(pyc: Path) -> None:
+    outside = pyc.parents[4] / "outside.pyc"
+    shutil.copy2(pyc, outside)  # same bytes, size and mtime: only the inode tells them apart
+    pyc.unlink()
+    os.link(outside, pyc)
+
+
+def _modify(pyc: Path) -> None:
+    with open(pyc, "r+b") as stream:
+        stream.seek(0, 2)
+        stream.write(b"\0")
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["write", "check"])
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (_swap_for_fifo, "changed since the walk"),
+        (_swap_for_link_out, "Too many levels of symbolic links"),
+        (_swap_for_hard_link_out, "changed since the walk"),
+        (_modify, "modified since the walk"),
+    ],
+    ids=["fifo", "symlink-out", "hard-link-out", "modified"],
+)
+def test_a_name_changed_after_the_walk_is_refused(
+    tree: Path, change: Callable[[Path], None], why: str, check: bool
+) -> None:
+    pyc = cache_of(tree / "usr/lib/mod.py")
+    records: list[Record] = []
+    # A FIFO opened without O_NONBLOCK would block for ever: the worker thread tells.
+    worker = threading.Thread(
+        target=lambda: records.extend(_content_after(tree, change, check)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the run blocked on the swapped-in name"
+    failed = [r for r in records if r.outcome is Outcome.FAILED]
+    assert len(failed) == 1 and why in failed[0].detail, records
+    outside = tree.parent / "outside.pyc"
+    if outside.exists():
+        assert header(outside)[1] == OLD, "a file outside the root was written"
+        assert outside.stat().st_mtime_ns == OLD * 1_000_000_000
+    if pyc.is_file() and not pyc.is_symlink():
+        assert header(pyc)[1] == OLD  # the modified one: left as it is now
