@@ -326,6 +326,38 @@ def test_stale_remove_profile_removes_every_hard_linked_name(tmp_path: Path) -> 
     assert os.stat(root / "pkg" / "__pycache__").st_mtime_ns == 0
 
 
+def test_caches_of_two_sources_hard_linked_are_left(tmp_path: Path) -> None:
+    """One inode cannot hold two sources' mtimes: it is reported and left as it is."""
+    root = tmp_path / "root"
+    first = write_source(root / "pkg" / "a.py", "X = 1\n", OLD)
+    other = write_source(root / "pkg" / "b.py", "X = 1\n", OLD + 7)
+    pyc = compile_valid(first)
+    os.link(pyc, cache_of(other))
+    before = pyc.read_bytes()
+    report = tmp_path / "report.json"
+    proc = run_ostree(root, "--report", str(report))
+    assert_clean_exit(proc)
+    assert pyc.read_bytes() == before
+    found = outcomes(read_report(report))
+    assert found[("/pkg/__pycache__/" + pyc.name, "pyc")] == (
+        "unsupported",
+        "hard-linked with the caches of other sources",
+    )
+
+
+def test_caches_hard_linked_under_two_names_of_one_source_are_fixed(tmp_path: Path) -> None:
+    """b.py is a symlink to a.py: the import system stats one file for both caches."""
+    root = tmp_path / "root"
+    first = write_source(root / "pkg" / "a.py", "X = 1\n", OLD)
+    (root / "pkg" / "b.py").symlink_to("a.py")
+    pyc = compile_valid(first)
+    os.link(pyc, cache_of(root / "pkg" / "b.py"))
+    proc = run_ostree(root)
+    assert_clean_exit(proc)
+    assert valid_against(pyc, first) and header(pyc)[1] == 0
+    assert os.stat(pyc).st_nlink == 2
+
+
 # 3 + 6. a file that cannot be written: exit 3, the rest done, nothing left behind ----------------
 
 

@@ -81,14 +81,16 @@ class PycHandler(Handler):
             return Leave(Outcome.UNSUPPORTED, parsed)
         inventory = item.inventory
         entry = item.entry
-        if entry.nlink == 1:
-            found = _source_index(inventory, entry)
-        else:
+        found = _source_index(inventory, entry)
+        if entry.nlink > 1:
             names = inventory.names_of(item.index)
-            sources = {_source_index(inventory, inventory.entries[i]) for i in names}
-            if len(sources) > 1:
-                return Leave(Outcome.UNSUPPORTED, "hard-linked with the caches of other sources")
-            found = sources.pop()
+            # compileall --hardlink-dupes links the opt levels of one module: one source name
+            if len({source_of(inventory.entries[i].rel) for i in names}) > 1:
+                sources = {_source_index(inventory, inventory.entries[i]) for i in names}
+                if len(sources) > 1:
+                    return Leave(
+                        Outcome.UNSUPPORTED, "hard-linked with the caches of other sources"
+                    )
         if isinstance(found, str):
             return Leave(Outcome.SKIPPED, found)
         source = inventory.entries[found]
