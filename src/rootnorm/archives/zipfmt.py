@@ -165,12 +165,12 @@ def _read_entries(src: BinaryIO, size: int) -> tuple[list[ZipEntry], int, int, b
             raise Unsupported("bad central directory entry")
         name_len, extra_len, comment_len = fields[9:12]
         pos += CENTRAL.size
-        name = directory[pos : pos + name_len]
-        central_extra = directory[pos + name_len : pos + name_len + extra_len]
-        entry_comment = directory[
-            pos + name_len + extra_len : pos + name_len + extra_len + comment_len
-        ]
-        pos += name_len + extra_len + comment_len
+        name_end = pos + name_len
+        extra_end = name_end + extra_len
+        name = directory[pos:name_end]
+        central_extra = directory[name_end:extra_end]
+        pos = extra_end + comment_len
+        entry_comment = directory[extra_end:pos]
         if pos > len(directory):
             raise Unsupported("truncated central directory")
         _check_name(name)
@@ -276,9 +276,11 @@ def _order_key(entry: ZipEntry) -> tuple[int, bytes]:
 
 
 def _entry_time(entry: ZipEntry, target: Callable[[int], int]) -> int:
-    unix = zipextra.unix_mtime(entry.central_extra)
-    if unix is None:
-        unix = zipextra.unix_mtime(entry.local_extra)
+    unix = None
+    if entry.central_extra or entry.local_extra:
+        unix = zipextra.unix_mtime(entry.central_extra)
+        if unix is None:
+            unix = zipextra.unix_mtime(entry.local_extra)
     if unix is None:
         unix = _dos_to_utc(entry.central[5], entry.central[4])
     when = max(target(unix), ZIP_EPOCH)
