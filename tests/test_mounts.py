@@ -8,7 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testlib import rootnorm
+from testlib import NS, rootnorm
+from trees import cache_of, compile_valid, outcomes, pyc_bytes, read_report, write_source
+
+OLD = 1_000_000
 
 
 @pytest.fixture
@@ -65,3 +68,31 @@ def test_same_filesystem_bind_mount_not_crossed(tmp_path: Path) -> None:
         assert host.stat().st_mtime_ns == 0  # crossing was asked for
     finally:
         subprocess.run(["umount", str(target)], check=True)
+
+
+def test_read_only_file_system_reports_each_pyc_as_it_is(tmp_path: Path) -> None:
+    """On a read-only tree the opens for writing fail; every cache is still inspected and
+    reported for what it is, and each write that was needed fails with the reason."""
+    root = tmp_path / "root"
+    root.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(root)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode().strip()}")
+    try:
+        good = write_source(root / "good.py", "A = 1\n", OLD)
+        good_pyc = compile_valid(good)
+        stale = write_source(root / "stale.py", "B = 2\n", OLD)
+        stale_pyc = cache_of(stale)
+        stale_pyc.write_bytes(pyc_bytes("B = 0\n", OLD - 5, 6))
+        os.utime(stale_pyc, ns=(OLD * NS, OLD * NS))
+        subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
+        report = tmp_path / "report.json"
+        proc = rootnorm("--profile", "ostree", "--report", str(report), str(root))
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        found = outcomes(read_report(report))
+        assert found[("/__pycache__/" + stale_pyc.name, "pyc")][0] == "stale"
+        outcome, detail = found[("/__pycache__/" + good_pyc.name, "pyc")]
+        assert outcome == "failed" and "Read-only file system" in detail
+    finally:
+        subprocess.run(["umount", str(root)], check=True)

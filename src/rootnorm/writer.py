@@ -105,15 +105,18 @@ class Writer:
     def open_item(self, index: int, writable: bool) -> tuple[int, bool]:
         """A verified fd of regular file `index` for handlers to inspect, and whether it is
         writable. Read-write only when asked (the caller expects a patch) and the inode has no
-        links outside the root; else, and when permissions refuse, read-only: opening for
-        writing alone makes an overlay file system copy the file up."""
+        links outside the root; else, and when the open for writing is refused, read-only:
+        opening for writing alone makes an overlay file system copy the file up."""
         entry = self.inventory.entries[index]
         dir_fd = self.dirs.get(entry.parent)
         if writable and not self.inventory.shared_outside(index):
             try:
                 return open_file(self.inventory, index, dir_fd, READ_WRITE_FLAGS), True
-            except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE
-                pass
+            except OSError as exc:
+                # a 0444 file without CAP_DAC_OVERRIDE, an immutable file, a read-only file
+                # system: inspected all the same, the write (if any) reports why it failed
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
         return open_file(self.inventory, index, dir_fd), False
 
     def patch(
