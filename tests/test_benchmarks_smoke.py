@@ -83,3 +83,15 @@ def test_suite_runs_on_tiny_corpus(tmp_path: Path) -> None:
     assert "| tiny | floor |" in table
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "time-vs-size.png").stat().st_size > 0
+
+
+def test_phases_on_tiny_corpus(tmp_path: Path) -> None:
+    proc = _python(
+        str(BENCH / "phases.py"),
+        *("--cache", str(tmp_path / "cache"), "--corpus", "tiny"),
+        *("--repeat", "1", "--second", "--scratch", str(tmp_path)),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    assert shown[:3] == ["walk", "name", "content"] and shown[-2:] == ["mtime", "start-up"]
+    assert "pyc inspect" in proc.stdout

@@ -11,7 +11,9 @@ from pathlib import Path
 from pytrees import build
 from testlib import SRC
 
-HEAVY = ("elftools", "rootnorm.archives", "multiprocessing", "tqdm")
+# dataclasses too: importing it (it imports inspect) and making ~15 classes with it took as long
+# as all of rootnorm's own imports; start-up classes are NamedTuples or plain classes
+HEAVY = ("elftools", "rootnorm.archives", "multiprocessing", "tqdm", "dataclasses")
 SHOW_MODULES = (
     "import sys\n"
     "from rootnorm import cli\n"

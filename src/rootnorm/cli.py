@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -136,9 +135,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     jobs = args.jobs or len(os.sched_getaffinity(0))
     profile = profiles.load(args.profile)
     if args.mtime_policy:
-        profile = dataclasses.replace(profile, policy=Policy(args.mtime_policy))
+        profile = profile._replace(policy=Policy(args.mtime_policy))
     if args.cross_mounts:
-        profile = dataclasses.replace(profile, cross_mounts=True)
+        profile = profile._replace(cross_mounts=True)
     epoch = _epoch(args.source_date_epoch) if profile.needs_epoch else None
     if profile.needs_epoch and epoch is None:
         raise UsageError(

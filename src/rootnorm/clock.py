@@ -6,8 +6,8 @@ disagree with the mtime its source is given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 NS = 1_000_000_000
 
@@ -18,8 +18,7 @@ class Policy(str, Enum):
     SET = "set"  # every entry gets one value (OpenEmbedded's REPRODUCIBLE_TIMESTAMP_ROOTFS)
 
 
-@dataclass(frozen=True)
-class Clock:
+class Clock(NamedTuple):
     policy: Policy
     epoch: int = 0  # SOURCE_DATE_EPOCH for clamp, the value for set; unused for zero
 

@@ -7,9 +7,8 @@ instead of applying it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 
 class Outcome(str, Enum):
@@ -22,8 +21,7 @@ class Outcome(str, Enum):
     FAILED = "failed"  # could not be processed (I/O error, changed since the walk)
 
 
-@dataclass(frozen=True)
-class Patch:
+class Patch(NamedTuple):
     """Overwrite `data` at `offset` in place: one small pwrite (a pyc header field)."""
 
     offset: int
@@ -32,8 +30,7 @@ class Patch:
     finding: Finding | None = None  # something to report besides the change itself
 
 
-@dataclass(frozen=True)
-class Rewrite:
+class Rewrite(NamedTuple):
     """Replace the whole content: `produce(src, dst)` streams the new bytes into a temp file.
 
     `src` is the original file opened for reading at offset 0, `dst` the temp file. The writer
@@ -44,23 +41,20 @@ class Rewrite:
     what: str
 
 
-@dataclass(frozen=True)
-class Remove:
+class Remove(NamedTuple):
     """Delete every in-tree name of the file (for example a stale pyc, when the profile asks)."""
 
     what: str
 
 
-@dataclass(frozen=True)
-class Leave:
+class Leave(NamedTuple):
     """Change nothing but report why: `outcome` is STALE, UNSUPPORTED or SKIPPED."""
 
     outcome: Outcome
     why: str
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """An audit result: a stable id (`elf-build-path`), what was seen and what to do."""
 
     id: str
@@ -68,8 +62,7 @@ class Finding:
     advice: str
 
 
-@dataclass(frozen=True)
-class Findings:
+class Findings(NamedTuple):
     items: tuple[Finding, ...]
 
 

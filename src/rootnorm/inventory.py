@@ -13,8 +13,8 @@ import os
 import re
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from stat import S_ISDIR
+from typing import NamedTuple
 
 from rootnorm.errors import UsageError
 
@@ -72,21 +72,31 @@ class Entry:
         return shown(self.rel)
 
 
-@dataclass
-class WalkProblem:
+class WalkProblem(NamedTuple):
     rel: bytes
     why: str
 
 
-@dataclass
 class Inventory:
-    root: bytes  # absolute path of the root, as bytes
-    entries: list[Entry]  # pre-order by directory: each directory's children are contiguous
-    links: dict[tuple[int, int], list[int]]  # inode -> indices of its names, for nlink > 1 only
-    by_rel: dict[bytes, int] = field(repr=False)
-    problems: list[WalkProblem]
-    excluded: int = 0
-    mounts_skipped: int = 0
+    """Every entry the walk saw, how to find it, and which names share an inode."""
+
+    def __init__(
+        self,
+        root: bytes,
+        entries: list[Entry],
+        links: dict[tuple[int, int], list[int]],
+        by_rel: dict[bytes, int],
+        problems: list[WalkProblem],
+        excluded: int = 0,
+        mounts_skipped: int = 0,
+    ) -> None:
+        self.root = root  # absolute path of the root, as bytes
+        self.entries = entries  # pre-order by directory: each directory's children contiguous
+        self.links = links  # inode -> indices of its names, for nlink > 1 only
+        self.by_rel = by_rel  # root-relative path -> index
+        self.problems = problems
+        self.excluded = excluded
+        self.mounts_skipped = mounts_skipped
 
     def names_of(self, index: int) -> Sequence[int]:
         entry = self.entries[index]

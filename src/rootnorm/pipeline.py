@@ -7,7 +7,7 @@ import itertools
 import os
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rootnorm import handlers
 from rootnorm.clock import Clock
@@ -27,8 +27,7 @@ Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers 
 NOT_REGULAR = "not a regular file; not opened"
 
 
-@dataclass
-class Run:
+class Run(NamedTuple):
     profile: Profile
     settings: Settings
     content: list[Handler]
@@ -37,17 +36,17 @@ class Run:
     jobs: int
 
 
-@dataclass
 class ChunkResult:
     """What a worker did, for the parent's report and inventory."""
 
-    records: list[Record] = field(default_factory=list)
-    # (index, dev, ino, size, every name) of every inode a worker replaced
-    new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = field(default_factory=list)
-    # every name of each inode a worker removed; by index, as inode numbers get reused
-    removed: list[tuple[int, ...]] = field(default_factory=list)
-    # every name of each inode written, and the final mtime it was given
-    mtimes: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        # (index, dev, ino, size, every name) of every inode a worker replaced
+        self.new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = []
+        # every name of each inode a worker removed; by index, as inode numbers get reused
+        self.removed: list[tuple[int, ...]] = []
+        # every name of each inode written, and the final mtime it was given
+        self.mtimes: list[tuple[tuple[int, ...], int]] = []
 
 
 def prepare(

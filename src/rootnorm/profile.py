@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rootnorm import handlers
 from rootnorm.clock import Policy
@@ -25,14 +25,12 @@ ALWAYS_EXCLUDED = ("sysroot/ostree/repo",)  # objects shared with every deployme
 TOP_KEYS = {"description", "exclude", "cross_mounts", "mtime", "handler"}
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     name: str
-    options: dict[str, object] = field(default_factory=dict)
+    options: dict[str, object]
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     name: str
     description: str
     policy: Policy

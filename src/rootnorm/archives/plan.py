@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple, Union
 
 CHUNK = 1 << 20
@@ -30,8 +29,7 @@ class Copy(NamedTuple):  # a tuple, not a dataclass: a zip plan makes one per en
     length: int
 
 
-@dataclass(frozen=True)
-class Inflated:
+class Inflated(NamedTuple):
     """An entry's content, decompressed (raw deflate when `deflated`) with `patches` applied.
 
     Used for the few entries whose content must change (a pyc's source mtime): they are

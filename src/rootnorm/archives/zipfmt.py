@@ -17,8 +17,7 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 from rootnorm.archives import zipcontent, zipextra
 from rootnorm.archives.plan import (
@@ -52,8 +51,7 @@ SIGNATURE = re.compile(rb"META-INF/[^/]+\.(SF|RSA|DSA|EC)|META-INF/SIG-[^/]+", r
 RECORD = re.compile(rb"[^/]+\.dist-info/RECORD")
 
 
-@dataclass
-class ZipEntry:
+class ZipEntry(NamedTuple):
     name: bytes
     central: list[int]  # CENTRAL fields after the signature
     central_extra: bytes
@@ -81,8 +79,7 @@ class ZipEntry:
         return self.central[8]
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     canonical_order: bool = True
     manifest_drop: tuple[str, ...] = ("Built-By", "Bnd-LastModified")
 

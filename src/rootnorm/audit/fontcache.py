@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAGIC = 0xFC02FC04
 HEADER_SIZE = 64
@@ -29,8 +29,7 @@ class NotACache(ValueError):
     """The bytes do not hold a 64-bit fontconfig cache header this module knows."""
 
 
-@dataclass(frozen=True)
-class CacheHeader:
+class CacheHeader(NamedTuple):
     order: str  # "<" or ">"
     version: int
     directory: bytes  # the font directory as fontconfig saw it (absolute)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, NamedTuple
 
 from rootnorm.clock import Clock
 from rootnorm.decisions import Decision
@@ -20,8 +19,7 @@ from rootnorm.safeopen import read_whole
 HEAD_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One profile option of a handler; its type is the type of `default`."""
 
     name: str
@@ -43,8 +41,7 @@ class HandlerRefused(Exception):
     """A handler cannot run with these settings (raised from __init__; the run exits 2)."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What every handler may know about the run."""
 
     clock: Clock
