@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import struct
 import sys
+from collections.abc import Mapping
 
 from rootnorm.clock import NS
 from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch, Remove
-from rootnorm.handlers.base import Handler, Item, Option
+from rootnorm.handlers.base import Handler, Item, Option, Settings
 from rootnorm.inventory import Entry, Inventory
 from rootnorm.pyc import header as pycheader
 from rootnorm.pyc.siphash import source_hash
@@ -54,6 +55,11 @@ class PycHandler(Handler):
 
     _last_hash: tuple[tuple[int, bytes], bytes] | None = None  # (source, magic) -> its hash
 
+    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
+        super().__init__(settings, options)
+        # cache index -> its source, as `costly` (--jobs) found it; `inspect` takes it from here
+        self._found: dict[int, int | str] = {}
+
     def name_keys(self) -> tuple[bytes, ...]:
         return (b".pyc", b".pyo")
 
@@ -68,12 +74,10 @@ class PycHandler(Handler):
         # An ostree checkout (rpm-ostree's unified core, finalize.d) gives every source mtime 0
         # while caches keep their build time: each cache of this Python is then verified by
         # compiling its source.
-        found = _source_index(inventory, entry)
-        return (
-            bool(self.opts["verify"])
-            and isinstance(found, int)
-            and not inventory.entries[found].mtime_ns
-        )
+        if not self.opts["verify"]:
+            return False
+        found = self._found[index] = _source_index(inventory, entry)
+        return isinstance(found, int) and not inventory.entries[found].mtime_ns
 
     def inspect(self, item: Item) -> Decision:
         parsed = pycheader.parse(item.head())
@@ -81,7 +85,9 @@ class PycHandler(Handler):
             return Leave(Outcome.UNSUPPORTED, parsed)
         inventory = item.inventory
         entry = item.entry
-        found = _source_index(inventory, entry)
+        found = self._found.pop(item.index, None)
+        if found is None:
+            found = _source_index(inventory, entry)
         if entry.nlink > 1:
             names = inventory.names_of(item.index)
             # compileall --hardlink-dupes links the opt levels of one module: one source name
