@@ -5,6 +5,7 @@ phase runs on the stale inventory, as it would if something raced the run."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -16,7 +17,7 @@ from trees import cache_of, compile_valid, header, write_source
 
 from rootnorm import pipeline, profile
 from rootnorm.decisions import Outcome
-from rootnorm.inventory import walk
+from rootnorm.inventory import _listing, walk
 from rootnorm.report import Record
 
 OLD = 1_000_000
@@ -97,3 +98,31 @@ def test_a_name_changed_after_the_walk_is_refused(
         assert outside.stat().st_mtime_ns == OLD * 1_000_000_000
     if pyc.is_file() and not pyc.is_symlink():
         assert header(pyc)[1] == OLD  # the modified one: left as it is now
+
+
+def test_a_directory_swapped_after_the_walk_saw_it_is_not_listed(tmp_path: Path) -> None:
+    """The walk lists each directory through an fd opened below the root, without following
+    a symlink in the last component and checked to be the inode its parent's listing saw. A
+    directory swapped for a symlink out of the root between the two is refused, and so is a
+    directory reached through such a symlink higher up."""
+    root = tmp_path / "root"
+    (root / "usr/lib/pkg").mkdir(parents=True)
+    (tmp_path / "outside/pkg").mkdir(parents=True)
+    (tmp_path / "outside/pkg/secret").write_text("not in the root\n")
+    inventory = walk(str(root))
+    os.rename(root / "usr/lib", root / "usr/lib.real")
+    os.symlink(tmp_path / "outside", root / "usr/lib")
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR (ELOOP without O_DIRECTORY)
+        for rel, why in (
+            (b"usr/lib", (errno.ENOTDIR, errno.ELOOP)),
+            (b"usr/lib/pkg", (errno.ESTALE,)),
+        ):
+            directory = inventory.lookup(rel)
+            assert directory is not None
+            with pytest.raises(OSError) as refused:
+                os.close(_listing(root_fd, directory)[0])
+            assert refused.value.errno in why, rel
+    finally:
+        os.close(root_fd)

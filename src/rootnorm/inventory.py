@@ -2,6 +2,8 @@
 
 The inventory is complete before anything is touched: the progress bar gets a real total, and
 every inode's in-tree names are known, so an inode with links outside the root is recognised.
+Each directory is listed through an fd checked to be the directory its parent's listing saw,
+so a directory swapped for a symlink during the walk does not bring outside files in.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from stat import S_ISDIR
 from typing import NamedTuple
 
 from rootnorm.errors import UsageError
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+BY_NAME = operator.attrgetter("name")
 
 
 def shown(rel: bytes) -> str:
@@ -219,6 +224,27 @@ def _mount_points(root: bytes) -> set[bytes]:
     return found
 
 
+def _listing(root_fd: int, directory: Entry) -> tuple[int, list[os.DirEntry[str]]]:
+    """An open fd of `directory` and its entries, sorted by name (as str: the order only has
+    to be the same from run to run).
+
+    The directory is opened below the root without following a symlink in its last component
+    and checked to be the one its parent's listing saw: one swapped mid-walk (for a symlink out
+    of the root, say) is not listed. The entries lstat relative to the fd, so the caller keeps
+    it open while it asks them and then closes it.
+    """
+    fd = os.open(directory.rel or b".", DIR_FLAGS, dir_fd=root_fd)
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (directory.dev, directory.ino):
+            raise OSError(errno.ESTALE, "changed during the walk")
+        with os.scandir(fd) as it:
+            return fd, sorted(it, key=BY_NAME)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
     """Walk `root` once. Raises UsageError when the root itself is unusable."""
     root_b = os.path.abspath(os.fsencode(root))
@@ -244,39 +270,48 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     root_dev = root_st.st_dev
     excluded_by = _exclusion(exclude)
     mount_points = set() if cross_mounts else _mount_points(root_b)
-    by_name = operator.attrgetter("name")
-    while stack:
-        dir_index = stack.pop()
-        directory = entries[dir_index]
-        prefix = directory.rel + b"/" if directory.rel else b""
-        try:
-            with os.scandir(os.path.join(root_b, directory.rel) if directory.rel else root_b) as it:
-                children = sorted(it, key=by_name)
-        except OSError as exc:
-            problems.append(WalkProblem(directory.rel, f"cannot list: {exc.strerror}"))
-            continue
-        subdirs = []
-        for child in children:
-            rel = prefix + child.name
-            if excluded_by is not None and excluded_by(rel):
-                excluded += 1
+    fsencode = os.fsencode
+    try:
+        root_fd = os.open(root_b, DIR_FLAGS)
+    except OSError as exc:
+        raise UsageError(f"ROOT {root!r}: {exc.strerror}") from None
+    try:
+        while stack:
+            dir_index = stack.pop()
+            directory = entries[dir_index]
+            prefix = directory.rel + b"/" if directory.rel else b""
+            try:
+                dir_fd, children = _listing(root_fd, directory)
+            except OSError as exc:
+                problems.append(WalkProblem(directory.rel, f"cannot list: {exc.strerror}"))
                 continue
             try:
-                st = child.stat(follow_symlinks=False)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
-                continue
-            if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
-                mounts += 1
-                continue
-            index = len(entries)
-            entry = Entry(rel, dir_index, st, shared)
-            entries.append(entry)
-            by_rel[rel] = index
-            if S_ISDIR(st.st_mode):
-                subdirs.append(index)
-            elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
-                links.setdefault((entry.dev, entry.ino), []).append(index)
-        stack.extend(reversed(subdirs))
+                subdirs = []
+                for child in children:
+                    rel = prefix + fsencode(child.name)
+                    if excluded_by is not None and excluded_by(rel):
+                        excluded += 1
+                        continue
+                    try:
+                        st = child.stat(follow_symlinks=False)
+                    except OSError as exc:
+                        if exc.errno != errno.ENOENT:
+                            problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
+                        continue
+                    if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
+                        mounts += 1
+                        continue
+                    index = len(entries)
+                    entry = Entry(rel, dir_index, st, shared)
+                    entries.append(entry)
+                    by_rel[rel] = index
+                    if S_ISDIR(st.st_mode):
+                        subdirs.append(index)
+                    elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
+                        links.setdefault((entry.dev, entry.ino), []).append(index)
+            finally:
+                os.close(dir_fd)
+            stack.extend(reversed(subdirs))
+    finally:
+        os.close(root_fd)
     return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)

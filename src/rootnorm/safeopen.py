@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import stat
 
-from rootnorm.inventory import Entry, Inventory
+from rootnorm.inventory import DIR_FLAGS, Entry, Inventory
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Raced(OSError):
