@@ -37,20 +37,8 @@ sys.path.insert(0, str(SRC))
 from rootnorm import pipeline  # noqa: E402  (after the path is set)
 from rootnorm import profile as profiles  # noqa: E402
 from rootnorm.inventory import walk  # noqa: E402
+from rootnorm.progress import Progress  # noqa: E402
 from rootnorm.report import Report  # noqa: E402
-
-
-class _Quiet:
-    """A progress bar that shows nothing."""
-
-    def start(self, total: int) -> None:
-        pass
-
-    def update(self, count: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 @contextmanager
@@ -80,7 +68,7 @@ def one_run(tree: Path, profile_name: str, second: bool) -> dict[str, float]:
     report = Report(profile_name, "", False, [])
     if second:
         first = pipeline.prepare(profile, None, False, 1)
-        pipeline.execute(first, str(tree), report, _Quiet())  # type: ignore[arg-type]
+        pipeline.execute(first, str(tree), report, Progress(False))
     run = pipeline.prepare(profile, None, False, 1)
     spent: dict[str, float] = defaultdict(float)
     gc.disable()  # as pipeline.execute does
@@ -99,7 +87,7 @@ def one_run(tree: Path, profile_name: str, second: bool) -> dict[str, float]:
         spent["  content, outside inspect"] = spent["content"] - inspected
         if run.mtime is not None:
             start = time.perf_counter()
-            pipeline._mtimes(run, run.mtime, inventory, report, _Quiet())  # type: ignore[arg-type]
+            pipeline._mtimes(run, run.mtime, inventory, report, Progress(False))
             spent["mtime pass"] = time.perf_counter() - start
     finally:
         gc.enable()

@@ -18,7 +18,8 @@ from trees import cache_of, compile_valid, header, write_source
 from rootnorm import pipeline, profile
 from rootnorm.decisions import Outcome
 from rootnorm.inventory import _listing, walk
-from rootnorm.report import Record
+from rootnorm.progress import Progress
+from rootnorm.report import Record, Report
 
 OLD = 1_000_000
 
@@ -126,3 +127,28 @@ def test_a_directory_swapped_after_the_walk_saw_it_is_not_listed(tmp_path: Path)
             assert refused.value.errno in why, rel
     finally:
         os.close(root_fd)
+
+
+def test_a_directory_moved_out_of_the_root_after_the_walk_is_not_written(tmp_path: Path) -> None:
+    """usr/lib leaves the root after the walk (same inodes) and a symlink to it takes its place.
+    Opening `usr/lib/__pycache__` by path would reach the very inodes the walk saw, so inode
+    checks alone pass; directories are opened name by name from the root's fd instead, and the
+    symlink stops it: neither the pyc header nor any mtime outside the root changes."""
+    root = tmp_path / "root"
+    compile_valid(write_source(root / "usr/lib/mod.py", "X = 1\n", OLD))
+    run = pipeline.prepare(profile.load("ostree"), None, False, 1)
+    inventory = walk(str(root))
+    candidates, _ = pipeline._candidates(run, inventory)
+    outside = tmp_path / "outside-lib"
+    os.rename(root / "usr/lib", outside)
+    os.symlink(outside, root / "usr/lib")
+    pyc = cache_of(outside / "mod.py")
+    before = {p: p.lstat().st_mtime_ns for p in (outside, pyc, outside / "mod.py")}
+    records = pipeline._content(run, inventory, candidates, None).records
+    assert [r.outcome for r in records] == [Outcome.FAILED], records
+    assert header(pyc)[1] == OLD
+    report = Report("ostree", "zero", False, [])
+    assert run.mtime is not None
+    pipeline._mtimes(run, run.mtime, inventory, report, Progress(False))
+    assert {p: p.lstat().st_mtime_ns for p in before} == before
+    assert any(r.outcome is Outcome.FAILED for r in report.records)
