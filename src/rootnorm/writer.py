@@ -18,7 +18,6 @@ import contextlib
 import errno
 import os
 import stat
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
 
@@ -26,66 +25,12 @@ import xattr
 
 from rootnorm.decisions import Patch
 from rootnorm.inventory import Entry, Inventory
-from rootnorm.safeopen import READ_FLAGS, Raced, open_dir_in, open_file, open_root, same_inode
+from rootnorm.safeopen import READ_FLAGS, DirFds, Raced, open_file, same_inode
 
 Produce = Callable[[BinaryIO, BinaryIO], None]
 WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 READ_WRITE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class DirFds:
-    """Verified directory fds, reused while the run moves through the tree. A directory is
-    opened from its parent's fd, so an unseen one costs its uncached ancestors too: 32 kept
-    make that rare (on Debian, 770 more directory opens than 2,470 opened by path)."""
-
-    def __init__(self, inventory: Inventory, keep: int = 32) -> None:
-        self.inventory = inventory
-        self.keep = keep
-        self._fds: OrderedDict[int, int] = OrderedDict()
-        self._last, self._last_fd = -1, -1
-
-    def get(self, dir_index: int) -> int:
-        if dir_index == self._last:
-            return self._last_fd  # the run moves through one directory at a time
-        fd = self._fds.get(dir_index)
-        if fd is not None:
-            self._fds.move_to_end(dir_index)
-        else:
-            fd = self._open(dir_index)
-        self._last, self._last_fd = dir_index, fd
-        return fd
-
-    def _open(self, dir_index: int) -> int:
-        """Open `dir_index` by name from its nearest open ancestor (or the root), each
-        directory on the way opened the same way and kept: no path is resolved, so a symlink
-        swapped in for any of them is never followed."""
-        entries = self.inventory.entries
-        chain = []
-        while dir_index not in self._fds and entries[dir_index].parent >= 0:
-            chain.append(dir_index)
-            dir_index = entries[dir_index].parent
-        fd = self._fds.get(dir_index)
-        if fd is None:
-            fd = self._kept(dir_index, open_root(self.inventory))
-        for step in reversed(chain):
-            fd = self._kept(step, open_dir_in(self.inventory, step, fd))
-        return fd
-
-    def _kept(self, dir_index: int, fd: int) -> int:
-        self._fds[dir_index] = fd
-        if len(self._fds) > self.keep:
-            evicted, evicted_fd = self._fds.popitem(last=False)  # never `fd`: the newest
-            os.close(evicted_fd)
-            if evicted == self._last:  # a long chain can reach it; its number may be reused
-                self._last, self._last_fd = -1, -1
-        return fd
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-        self._last, self._last_fd = -1, -1
 
 
 def _copy(src: BinaryIO, dst: BinaryIO) -> None:
