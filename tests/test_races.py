@@ -17,7 +17,8 @@ from trees import cache_of, compile_valid, header, write_source
 
 from rootnorm import pipeline, profile
 from rootnorm.decisions import Outcome
-from rootnorm.inventory import _listing, walk
+from rootnorm.dirfds import DirFds, Raced
+from rootnorm.inventory import walk
 from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
 
@@ -101,32 +102,31 @@ def test_a_name_changed_after_the_walk_is_refused(
         assert header(pyc)[1] == OLD  # the modified one: left as it is now
 
 
-def test_a_directory_swapped_after_the_walk_saw_it_is_not_listed(tmp_path: Path) -> None:
-    """The walk lists each directory through an fd opened below the root, without following
-    a symlink in the last component and checked to be the inode its parent's listing saw. A
-    directory swapped for a symlink out of the root between the two is refused, and so is a
-    directory reached through such a symlink higher up."""
+def test_a_directory_swapped_after_the_walk_saw_it_is_not_opened(tmp_path: Path) -> None:
+    """The walk lists, and the writer reaches, each directory through `DirFds`: opened by name
+    from its parent's fd without following a symlink, and checked to be the inode the walk saw.
+    A directory swapped for a symlink out of the root is refused, and so is one reached through
+    such a symlink higher up, or replaced by another directory."""
     root = tmp_path / "root"
     (root / "usr/lib/pkg").mkdir(parents=True)
+    (root / "usr/share").mkdir(parents=True)
     (tmp_path / "outside/pkg").mkdir(parents=True)
     (tmp_path / "outside/pkg/secret").write_text("not in the root\n")
     inventory = walk(str(root))
     os.rename(root / "usr/lib", root / "usr/lib.real")
     os.symlink(tmp_path / "outside", root / "usr/lib")
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        # O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR (ELOOP without O_DIRECTORY)
-        for rel, why in (
-            (b"usr/lib", (errno.ENOTDIR, errno.ELOOP)),
-            (b"usr/lib/pkg", (errno.ESTALE,)),
-        ):
-            directory = inventory.lookup(rel)
-            assert directory is not None
-            with pytest.raises(OSError) as refused:
-                os.close(_listing(root_fd, directory)[0])
-            assert refused.value.errno in why, rel
-    finally:
-        os.close(root_fd)
+    os.rename(root / "usr/share", root / "usr/share.real")
+    (root / "usr/share").mkdir()
+    # O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR (ELOOP without O_DIRECTORY)
+    for rel, why in (
+        (b"usr/lib", (errno.ENOTDIR, errno.ELOOP)),
+        (b"usr/lib/pkg", (errno.ENOTDIR, errno.ELOOP)),
+    ):
+        with DirFds(inventory.root, inventory.entries) as dirs, pytest.raises(OSError) as refused:
+            dirs.get(inventory.by_rel[rel])
+        assert refused.value.errno in why, rel
+    with DirFds(inventory.root, inventory.entries) as dirs, pytest.raises(Raced):
+        dirs.get(inventory.by_rel[b"usr/share"])
 
 
 def test_a_directory_moved_out_of_the_root_after_the_walk_is_not_written(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 The inventory is complete before anything is touched: the progress bar gets a real total, and
 every inode's in-tree names are known, so an inode with links outside the root is recognised.
-Each directory is listed through an fd checked to be the directory its parent's listing saw,
-so a directory swapped for a symlink during the walk does not bring outside files in.
+Each directory is listed through a `DirFds` fd (opened name by name from the root, checked to
+be the directory its parent's listing saw), so a directory swapped for a symlink or moved out
+of the root during the walk does not bring outside files in.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Callable, Sequence
 from stat import S_ISDIR
 from typing import NamedTuple
 
+from rootnorm.dirfds import DirFds
 from rootnorm.errors import UsageError
 
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 BY_NAME = operator.attrgetter("name")
 
 
@@ -224,27 +225,6 @@ def _mount_points(root: bytes) -> set[bytes]:
     return found
 
 
-def _listing(root_fd: int, directory: Entry) -> tuple[int, list[os.DirEntry[str]]]:
-    """An open fd of `directory` and its entries, sorted by name (as str: the order only has
-    to be the same from run to run).
-
-    The directory is opened below the root without following a symlink in its last component
-    and checked to be the one its parent's listing saw: one swapped mid-walk (for a symlink out
-    of the root, say) is not listed. The entries lstat relative to the fd, so the caller keeps
-    it open while it asks them and then closes it.
-    """
-    fd = os.open(directory.rel or b".", DIR_FLAGS, dir_fd=root_fd)
-    try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (directory.dev, directory.ino):
-            raise OSError(errno.ESTALE, "changed during the walk")
-        with os.scandir(fd) as it:
-            return fd, sorted(it, key=BY_NAME)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> Inventory:
     """Walk `root` once. Raises UsageError when the root itself is unusable."""
     root_b = os.path.abspath(os.fsencode(root))
@@ -271,47 +251,42 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     excluded_by = _exclusion(exclude)
     mount_points = set() if cross_mounts else _mount_points(root_b)
     fsencode = os.fsencode
-    try:
-        root_fd = os.open(root_b, DIR_FLAGS)
-    except OSError as exc:
-        raise UsageError(f"ROOT {root!r}: {exc.strerror}") from None
-    try:
+    with DirFds(root_b, entries) as dirs:
         while stack:
             dir_index = stack.pop()
             directory = entries[dir_index]
             prefix = directory.rel + b"/" if directory.rel else b""
             try:
-                dir_fd, children = _listing(root_fd, directory)
+                # entries of scandir(fd) lstat relative to the fd: no other directory is opened
+                # (which could close it) until every child below has been asked
+                with os.scandir(dirs.get(dir_index)) as it:
+                    children = sorted(it, key=BY_NAME)  # as str: the same order every run
             except OSError as exc:
-                problems.append(WalkProblem(directory.rel, f"cannot list: {exc.strerror}"))
+                why = exc.strerror or str(exc)
+                problems.append(WalkProblem(directory.rel, f"cannot list: {why}"))
                 continue
-            try:
-                subdirs = []
-                for child in children:
-                    rel = prefix + fsencode(child.name)
-                    if excluded_by is not None and excluded_by(rel):
-                        excluded += 1
-                        continue
-                    try:
-                        st = child.stat(follow_symlinks=False)
-                    except OSError as exc:
-                        if exc.errno != errno.ENOENT:
-                            problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
-                        continue
-                    if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
-                        mounts += 1
-                        continue
-                    index = len(entries)
-                    entry = Entry(rel, dir_index, st, shared)
-                    entries.append(entry)
-                    by_rel[rel] = index
-                    if S_ISDIR(st.st_mode):
-                        subdirs.append(index)
-                    elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
-                        links.setdefault((entry.dev, entry.ino), []).append(index)
-            finally:
-                os.close(dir_fd)
+            subdirs = []
+            for child in children:
+                rel = prefix + fsencode(child.name)
+                if excluded_by is not None and excluded_by(rel):
+                    excluded += 1
+                    continue
+                try:
+                    st = child.stat(follow_symlinks=False)
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
+                    continue
+                if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
+                    mounts += 1
+                    continue
+                index = len(entries)
+                entry = Entry(rel, dir_index, st, shared)
+                entries.append(entry)
+                by_rel[rel] = index
+                if S_ISDIR(st.st_mode):
+                    subdirs.append(index)
+                elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
+                    links.setdefault((entry.dev, entry.ino), []).append(index)
             stack.extend(reversed(subdirs))
-    finally:
-        os.close(root_fd)
     return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)

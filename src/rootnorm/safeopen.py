@@ -13,96 +13,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import OrderedDict
 
-from rootnorm.inventory import DIR_FLAGS, Entry, Inventory
+from rootnorm.dirfds import DirFds, Raced, same_inode
+from rootnorm.inventory import Inventory
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-class Raced(OSError):
-    """The name no longer refers to what the walk saw (changed, replaced or gone)."""
-
-
-def same_inode(st: os.stat_result, entry: Entry) -> bool:
-    return st.st_dev == entry.dev and st.st_ino == entry.ino
-
-
-def _checked_dir(fd: int, entry: Entry) -> int:
-    try:
-        if not same_inode(os.fstat(fd), entry):
-            raise Raced(f"directory {entry.display()} changed since the walk")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _open_root(inventory: Inventory) -> int:
-    """A fd of the root, verified to be the directory the walk started from."""
-    return _checked_dir(os.open(inventory.root, DIR_FLAGS), inventory.entries[0])
-
-
-def _open_dir_in(inventory: Inventory, dir_index: int, parent_fd: int) -> int:
-    """A fd of directory `dir_index`, opened by its name from its parent's verified fd (never
-    through a symlink) and verified to be the directory the walk listed. Opening by path
-    would follow a symlink swapped in for any directory on the way."""
-    entry = inventory.entries[dir_index]
-    return _checked_dir(os.open(entry.name, DIR_FLAGS, dir_fd=parent_fd), entry)
-
-
-class DirFds:
-    """Verified directory fds, reused while the run moves through the tree. A directory is
-    opened from its parent's fd, so an unseen one costs its uncached ancestors too: 32 kept
-    make that rare (on Debian, 770 more directory opens than 2,470 opened by path)."""
-
-    def __init__(self, inventory: Inventory, keep: int = 32) -> None:
-        self.inventory = inventory
-        self.keep = keep
-        self._fds: OrderedDict[int, int] = OrderedDict()
-        self._last, self._last_fd = -1, -1
-
-    def get(self, dir_index: int) -> int:
-        if dir_index == self._last:
-            return self._last_fd  # the run moves through one directory at a time
-        fd = self._fds.get(dir_index)
-        if fd is not None:
-            self._fds.move_to_end(dir_index)
-        else:
-            fd = self._open(dir_index)
-        self._last, self._last_fd = dir_index, fd
-        return fd
-
-    def _open(self, dir_index: int) -> int:
-        """Open `dir_index` by name from its nearest open ancestor (or the root), each
-        directory on the way opened the same way and kept: no path is resolved, so a symlink
-        swapped in for any of them is never followed."""
-        entries = self.inventory.entries
-        chain = []
-        while dir_index not in self._fds and entries[dir_index].parent >= 0:
-            chain.append(dir_index)
-            dir_index = entries[dir_index].parent
-        fd = self._fds.get(dir_index)
-        if fd is None:
-            fd = self._kept(dir_index, _open_root(self.inventory))
-        for step in reversed(chain):
-            fd = self._kept(step, _open_dir_in(self.inventory, step, fd))
-        return fd
-
-    def _kept(self, dir_index: int, fd: int) -> int:
-        self._fds[dir_index] = fd
-        if len(self._fds) > self.keep:
-            evicted, evicted_fd = self._fds.popitem(last=False)  # never `fd`: the newest
-            os.close(evicted_fd)
-            if evicted == self._last:  # a long chain can reach it; its number may be reused
-                self._last, self._last_fd = -1, -1
-        return fd
-
-    def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-        self._last, self._last_fd = -1, -1
 
 
 def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_FLAGS) -> int:
@@ -124,11 +39,8 @@ def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_F
 def open_file_alone(inventory: Inventory, index: int) -> int:
     """`open_file` for a caller without a directory fd: the directories down to its parent
     are opened and verified for this one open."""
-    dirs = DirFds(inventory)
-    try:
+    with DirFds(inventory.root, inventory.entries) as dirs:
         return open_file(inventory, index, dirs.get(inventory.entries[index].parent))
-    finally:
-        dirs.close()
 
 
 def read_whole(inventory: Inventory, index: int, dir_fd: int | None = None) -> bytes:

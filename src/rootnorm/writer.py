@@ -24,8 +24,9 @@ from typing import BinaryIO
 import xattr
 
 from rootnorm.decisions import Patch
+from rootnorm.dirfds import DirFds, Raced, same_inode
 from rootnorm.inventory import Entry, Inventory
-from rootnorm.safeopen import READ_FLAGS, DirFds, Raced, open_file, same_inode
+from rootnorm.safeopen import READ_FLAGS, open_file
 
 Produce = Callable[[BinaryIO, BinaryIO], None]
 WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -57,7 +58,7 @@ class Writer:
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
-        self.dirs = DirFds(inventory)
+        self.dirs = DirFds(inventory.root, inventory.entries)
         self._unsynced: set[int] = set()
 
     def __enter__(self) -> Writer:
