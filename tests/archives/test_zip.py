@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import zipfile
 from pathlib import Path
 
@@ -202,3 +203,124 @@ def test_zipapp_with_shebang_still_runs(tmp_path: Path) -> None:
     assert inspect("zip", target, zero()) is None
     assert run(["python3", str(target)]) == "zipapp ok\n"
     run(["unzip", "-tq", str(target)])
+
+
+def _normalised_with_extra(path: Path, options: dict[str, object] | None = None) -> bytes:
+    """A canonical archive (two files, a UT time in each local header) as rootnorm leaves it."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("b.txt", "a.txt"):
+            info = zipfile.ZipInfo(name, (2024, 3, 1, 10, 0, 0))
+            info.external_attr = 0o100664 << 16
+            info.create_system = 3
+            info.extra = struct.pack("<HHBI", zipextra.UNIX_TIME, 5, 1, 1_709_287_200)
+            archive.writestr(info, name.encode() * 40)
+    assert isinstance(normalise("zip", path, clamp(), options or {}), Rewrite)
+    assert inspect("zip", path, clamp(), options or {}) is None
+    return path.read_bytes()
+
+
+def _swap_central_records(data: bytes) -> bytes:
+    entries, cd_start, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
+    records = []
+    pos = cd_start
+    for entry in entries:
+        end = pos + zipfmt.CENTRAL.size + len(entry.name) + len(entry.central_extra)
+        end += len(entry.comment)
+        records.append(data[pos:end])
+        pos = end
+    return data[:cd_start] + b"".join(reversed(records)) + data[pos:]
+
+
+def _one_field_off(data: bytes, case: str) -> bytes:
+    entries, cd_start, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
+    first = entries[0]
+    central = cd_start  # the first central record
+    edits = {
+        "local DOS time": (first.start + 10, b"\x21\x43"),
+        "local DOS date": (first.start + 12, b"\x21\x43"),
+        "central DOS time": (central + 12, b"\x21\x43"),
+        "central DOS date": (central + 14, b"\x21\x43"),
+        "local UT time": (first.start + zipfmt.LOCAL.size + len(first.name) + 5, b"\x01\x02"),
+        "central UT time": (central + zipfmt.CENTRAL.size + len(first.name) + 5, b"\0\0\0\x7f"),
+        "central permissions": (central + 38, struct.pack("<I", 0o100666 << 16)),
+        "central descriptor flag": (central + 8, bytes([data[central + 8] | 0x08])),
+    }
+    if case == "central directory order":
+        return _swap_central_records(data)
+    offset, new = edits[case]
+    assert data[offset : offset + len(new)] != new
+    return data[:offset] + new + data[offset + len(new) :]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "local DOS time",
+        "local DOS date",
+        "central DOS time",
+        "central DOS date",
+        "local UT time",
+        "central UT time",
+        "central permissions",
+        "central descriptor flag",
+        "central directory order",
+    ],
+)
+@pytest.mark.parametrize("canonical_order", [True, False], ids=["canonical-order", "kept-order"])
+def test_one_header_field_off_is_rewritten(
+    tmp_path: Path, case: str, canonical_order: bool
+) -> None:
+    """The cheap proof that an archive is already canonical misses no field the plan writes."""
+    path = tmp_path / "a.zip"
+    canonical = _normalised_with_extra(path)
+    path.write_bytes(_one_field_off(canonical, case))
+    options = {"canonical_order": canonical_order}
+    decision = normalise("zip", path, clamp(), options)
+    assert isinstance(decision, Rewrite), decision
+    run(["unzip", "-tq", str(path)])
+    assert inspect("zip", path, clamp(), options) is None
+    if canonical_order:
+        assert path.read_bytes() == canonical
+
+
+def test_kept_order_is_sorted_when_canonical_order_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "a.zip"
+    kept = _normalised_with_extra(path, {"canonical_order": False})
+    assert isinstance(normalise("zip", path, clamp()), Rewrite)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["a.txt", "b.txt"]
+    assert path.read_bytes() != kept
+    assert inspect("zip", path, clamp()) is None
+
+
+def _clear_central_descriptor_flags(data: bytes) -> bytes:
+    entries, cd_start, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
+    out = bytearray(data)
+    pos = cd_start
+    for entry in entries:
+        out[pos + 8] &= ~0x08
+        pos += zipfmt.CENTRAL.size + len(entry.name) + len(entry.central_extra)
+        pos += len(entry.comment)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("flagged", ["both", "local only"])
+def test_data_descriptors_alone_are_dropped(tmp_path: Path, flagged: str) -> None:
+    """A streamed archive canonical in every other way still loses its data descriptors,
+    also when only the local headers say they follow."""
+    sink = io.BytesIO()
+    with zipfile.ZipFile(_Unseekable(sink), "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        for name in ("a.txt", "b.txt"):
+            info = zipfile.ZipInfo(name, SETTINGS[0][1])  # the clamp target already
+            info.external_attr = 0o100644 << 16
+            info.create_system = 3
+            archive.writestr(info, name.encode() * 40)
+    path = tmp_path / "a.zip"
+    data = sink.getvalue()
+    path.write_bytes(_clear_central_descriptor_flags(data) if flagged == "local only" else data)
+    assert b"PK\x07\x08" in path.read_bytes()
+    decision = normalise("zip", path, clamp())
+    assert isinstance(decision, Rewrite)
+    assert "data descriptors" in decision.what
+    assert b"PK\x07\x08" not in path.read_bytes()
+    assert inspect("zip", path, clamp()) is None

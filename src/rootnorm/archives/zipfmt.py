@@ -375,20 +375,56 @@ def _new_contents(
     return contents, changes
 
 
-def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) -> Plan:
+def _settled(
+    entries: Sequence[ZipEntry], ordered: Sequence[ZipEntry], times: dict[bytes, int]
+) -> bool:
+    """True when the plan would reproduce the archive: both directories already in the
+    canonical order (so the layout, offsets and end record stay), and every header as the
+    plan writes it. Much cheaper than building the plan, for the usual second run."""
+    if ordered != entries or any(a.start > b.start for a, b in zip(entries, entries[1:])):
+        return False
+    for entry in entries:
+        local, central = entry.local, entry.central
+        when = times[entry.name]
+        date, clock = _utc_to_dos(when)
+        if (
+            central[5] != date
+            or central[4] != clock
+            or local[4] != date
+            or local[3] != clock
+            or local[1] & FLAG_DESCRIPTOR
+            or central[2] & FLAG_DESCRIPTOR
+            or _mode(central[0], central[14]) != central[14]
+        ):
+            return False
+        if entry.local_extra and zipextra.normalise(entry.local_extra, when) != entry.local_extra:
+            return False
+        if (
+            entry.central_extra
+            and zipextra.normalise(entry.central_extra, when) != entry.central_extra
+        ):
+            return False
+    return True
+
+
+def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) -> Plan | None:
+    """The canonical archive, or None when it is proven to be the archive as it is."""
     if not read_at(src, 0, 4).startswith((b"PK\x03\x04", b"PK\x05\x06", b"#!")):
         raise Unsupported("no zip magic")
     entries, cd_start, base, comment = _read_entries(src, size)
-    result = Plan()
     if not entries:
-        result.add(Copy(0, size))
-        return result
+        return None  # the plan would be the file, copied
     times = {entry.name: _entry_time(entry, target) for entry in entries}
     contents, content_changes = _new_contents(src, entries, times, opts)
+    ordered = sorted(entries, key=_order_key) if opts.canonical_order else entries
+    if not contents and _settled(entries, ordered, times):
+        return None
+    result = Plan()
     result.changes.update(content_changes)
-    ordered = sorted(entries, key=_order_key) if opts.canonical_order else list(entries)
     if [e.start for e in ordered] != sorted(e.start for e in ordered):
         result.changes.add("entry order")
+    elif ordered != entries:
+        result.changes.add("central directory order")
     if any(e.local[1] & FLAG_DESCRIPTOR for e in entries):
         result.changes.add("data descriptors")
 
