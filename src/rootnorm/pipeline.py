@@ -143,7 +143,11 @@ def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[R
         ask = table.get(name_key(entry.rel), rest)
         if not ask or entry.is_symlink or entry.parent < 0:
             continue
-        wanted = tuple(k for k in ask if handlers_[k].wants(entry))
+        wanted: tuple[int, ...]
+        if len(ask) == 1:  # most files: one handler, and no generator to run
+            wanted = ask if handlers_[ask[0]].wants(entry) else ()
+        else:
+            wanted = tuple(k for k in ask if handlers_[k].wants(entry))
         if not wanted:
             continue
         if not entry.is_file:

@@ -76,7 +76,7 @@ class PycHandler(Handler):
         # compiling its source.
         if not self.opts["verify"]:
             return False
-        found = self._found[index] = _source_index(inventory, entry)
+        found = self._found[index] = _source_index(inventory, source_of(entry.rel))
         return isinstance(found, int) and not inventory.entries[found].mtime_ns
 
     def inspect(self, item: Item) -> Decision:
@@ -84,19 +84,14 @@ class PycHandler(Handler):
         if isinstance(parsed, str):
             return Leave(Outcome.UNSUPPORTED, parsed)
         inventory = item.inventory
-        entry = item.entry
-        found = self._found.pop(item.index, None)
+        index = item.index
+        entry = inventory.entries[index]
+        located = source_of(entry.rel)
+        found = self._found.pop(index, None)
         if found is None:
-            found = _source_index(inventory, entry)
-        if entry.nlink > 1:
-            names = inventory.names_of(item.index)
-            # compileall --hardlink-dupes links the opt levels of one module: one source name
-            if len({source_of(inventory.entries[i].rel) for i in names}) > 1:
-                sources = {_source_index(inventory, inventory.entries[i]) for i in names}
-                if len(sources) > 1:
-                    return Leave(
-                        Outcome.UNSUPPORTED, "hard-linked with the caches of other sources"
-                    )
+            found = _source_index(inventory, located)
+        if entry.nlink > 1 and not _one_source(inventory, index, located, found):
+            return Leave(Outcome.UNSUPPORTED, "hard-linked with the caches of other sources")
         if isinstance(found, str):
             return Leave(Outcome.SKIPPED, found)
         source = inventory.entries[found]
@@ -162,9 +157,21 @@ def _same_code(item: Item, parsed: pycheader.Header, source_index: int) -> bool 
     return same_code(pyc, parsed.size, source, optimization(item.entry.name))
 
 
-def _source_index(inventory: Inventory, entry: Entry) -> int | str:
-    """Index of the regular file the import system would stat for this cache, or why none."""
-    located = source_of(entry.rel)
+def _one_source(
+    inventory: Inventory, index: int, located: tuple[bytes, bool] | None, found: int | str
+) -> bool:
+    """Whether every name of hard-linked cache `index` is a cache of the same source (`found`,
+    at `located`): compileall --hardlink-dupes links the opt levels of one module."""
+    entries = inventory.entries
+    others = [entries[i].rel for i in inventory.names_of(index) if i != index]
+    if all(source_of(rel) == located for rel in others):
+        return True  # one source name: the usual case, no lookup needed
+    return all(_source_index(inventory, source_of(rel)) == found for rel in others)
+
+
+def _source_index(inventory: Inventory, located: tuple[bytes, bool] | None) -> int | str:
+    """Index of the regular file the import system would stat for the cache whose
+    `source_of` is `located`, or why none."""
     if located is None:
         return "not named like a bytecode cache of a module"
     rel, legacy = located
