@@ -200,6 +200,7 @@ def _one_file(
         return
     try:
         item = Item(inventory, index, fd, writer.dirs.get)
+        last = wanted[-1]
         for k in wanted:
             handler = run.content[k]
             try:
@@ -252,13 +253,15 @@ def _one_file(
                 return
             if mtime is not None:
                 result.mtimes.append((names, mtime))
-            if current.ino != old_ino:
-                new = (index, current.dev, current.ino, current.size, names)
-                result.new_inodes.append(new)
-                os.close(fd)
-                fd = -1
-                fd, writable = writer.open_item(index, False)
-            item = Item(inventory, index, fd, writer.dirs.get)  # later handlers see new bytes
+            replaced = current.ino != old_ino
+            if replaced:
+                result.new_inodes.append((index, current.dev, current.ino, current.size, names))
+            if k != last:  # later handlers see the new bytes
+                if replaced:
+                    os.close(fd)
+                    fd = -1
+                    fd, writable = writer.open_item(index, False)
+                item = Item(inventory, index, fd, writer.dirs.get)
     except OSError as exc:
         result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
     finally:

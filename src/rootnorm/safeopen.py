@@ -18,12 +18,13 @@ from rootnorm.dirfds import DirFds, Raced, same_inode
 from rootnorm.inventory import Inventory
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+ALWAYS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY  # added to whatever flags a caller gives
 
 
 def open_file(inventory: Inventory, index: int, dir_fd: int, flags: int = READ_FLAGS) -> int:
     """Open regular file `index` relative to its verified parent `dir_fd`."""
     entry = inventory.entries[index]
-    fd = os.open(entry.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=dir_fd)
+    fd = os.open(entry.name, flags | ALWAYS, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or not same_inode(st, entry):
