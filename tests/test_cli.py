@@ -12,6 +12,9 @@ import pytest
 from pytrees import build
 from testlib import SRC, rootnorm, snapshot
 
+from rootnorm.decisions import Outcome
+from rootnorm.report import EXAMPLES, Record, Report
+
 EPOCH = "1600000000"
 
 
@@ -216,3 +219,18 @@ def test_closed_pipe_keeps_the_exit_code(tree: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert "internal error" not in proc.stderr
+
+
+def test_summary_shows_a_few_of_each_notable_outcome_and_counts_the_rest() -> None:
+    report = Report("ostree", "zero", False, ["pyc"])
+    report.add(Record(b"usr/stale%02d.pyc" % n, "pyc", Outcome.STALE, "old") for n in range(12))
+    report.add(Record(b"usr/ok%03d.pyc" % n, "pyc", Outcome.CHANGED, "new") for n in range(100))
+    lines = report.summary(verbose=False)
+    assert lines[2] == "  pyc: 100 changed, 12 stale"
+    shown = [line for line in lines if line.startswith("  stale: ")]
+    assert shown == [f"  stale: /usr/stale{n:02d}.pyc [pyc] old" for n in range(EXAMPLES)]
+    assert lines[-1] == f"  ... and {12 - EXAMPLES} more (see --report or --verbose)"
+    assert not any("/usr/ok" in line for line in lines)
+    verbose = report.summary(verbose=True)
+    assert sum("/usr/ok" in line for line in verbose) == 100
+    assert sum("/usr/stale" in line for line in verbose) == 12

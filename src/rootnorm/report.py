@@ -88,9 +88,10 @@ class Report:
         self.records.extend(records)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        tally: Counter[tuple[str, str]] = Counter(
-            (record.handler, record.outcome.value) for record in self.records
-        )
+        by_outcome = Counter((record.handler, record.outcome) for record in self.records)
+        tally: Counter[tuple[str, str]] = Counter()
+        for (handler, kind), number in by_outcome.items():  # `.value` once per kind
+            tally[(handler, kind.value)] += number
         if self.mtime_index:
             tally[("mtime", Outcome.CHANGED.value)] = len(self.mtime_index)
         counts: dict[str, dict[str, int]] = {}
@@ -112,6 +113,8 @@ class Report:
 
     def matched(self, fail_on: frozenset[str]) -> list[Record]:
         """Records whose finding id is listed in `--fail-on` (or any finding, for `all`)."""
+        if not fail_on:
+            return []
         return [
             r
             for r in self.records
@@ -183,9 +186,10 @@ class Report:
             notable |= {Outcome.CHANGED, Outcome.REMOVED}
         shown: Counter[Outcome] = Counter()
         hidden = 0
-        for record in sorted(self.records, key=lambda r: r.rel):
-            if not verbose and record.outcome not in notable:
-                continue
+        shown_records = (
+            self.records if verbose else [r for r in self.records if r.outcome in notable]
+        )
+        for record in sorted(shown_records, key=lambda r: r.rel):
             if verbose or record.outcome is Outcome.FAILED or shown[record.outcome] < EXAMPLES:
                 shown[record.outcome] += 1
                 label = record.finding.id if record.finding else record.outcome.value
