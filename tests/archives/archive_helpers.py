@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from testlib import rootnorm
 
 from rootnorm import inventory
+from rootnorm.archives import zipfmt
 from rootnorm.clock import Clock, Policy
 from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
 from rootnorm.handlers import load
@@ -86,3 +88,28 @@ def needs(*tools: str) -> None:
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command line, with TZ=UTC (zip times are local times)."""
     return rootnorm(*args, env={"TZ": "UTC"})
+
+
+class Unseekable(io.RawIOBase):
+    """Makes zipfile write data descriptors, as streaming writers (jar, Gradle) do."""
+
+    def __init__(self, sink: io.BytesIO) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.sink.write(data)
+
+
+def central_records(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each central directory record of zip `data`, in directory order."""
+    entries, pos, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
+    records = []
+    for entry in entries:
+        end = pos + zipfmt.CENTRAL.size + len(entry.name) + len(entry.central_extra)
+        end += len(entry.comment)
+        records.append((pos, end))
+        pos = end
+    return records

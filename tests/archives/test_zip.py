@@ -10,7 +10,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from archive_helpers import BUILD_TIMES, clamp, inspect, needs, normalise, run, zero
+from archive_helpers import (
+    BUILD_TIMES,
+    Unseekable,
+    central_records,
+    clamp,
+    inspect,
+    needs,
+    normalise,
+    run,
+    zero,
+)
 
 from rootnorm.archives import zipextra, zipfmt
 from rootnorm.decisions import Rewrite
@@ -131,22 +141,9 @@ def test_jar_tool_builds(tmp_path: Path, settings: Settings, tuple_time: tuple[i
     assert names[2:] == sorted(names[2:])
 
 
-class _Unseekable(io.RawIOBase):
-    """Makes zipfile write data descriptors, as streaming writers (jar, Gradle) do."""
-
-    def __init__(self, sink: io.BytesIO) -> None:
-        self.sink = sink
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        return self.sink.write(data)
-
-
 def _python_zip(path: Path, when: tuple[int, ...], streamed: bool) -> Path:
     sink = io.BytesIO()
-    target = _Unseekable(sink) if streamed else sink
+    target = Unseekable(sink) if streamed else sink
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
         for name in ("z/last.txt", "mimetype", "a/first.txt", "m/"):
             info = zipfile.ZipInfo(name, when)
@@ -220,15 +217,10 @@ def _normalised_with_extra(path: Path, options: dict[str, object] | None = None)
 
 
 def _swap_central_records(data: bytes) -> bytes:
-    entries, cd_start, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
-    records = []
-    pos = cd_start
-    for entry in entries:
-        end = pos + zipfmt.CENTRAL.size + len(entry.name) + len(entry.central_extra)
-        end += len(entry.comment)
-        records.append(data[pos:end])
-        pos = end
-    return data[:cd_start] + b"".join(reversed(records)) + data[pos:]
+    records = central_records(data)
+    start, end = records[0][0], records[-1][1]
+    swapped = b"".join(data[a:b] for a, b in reversed(records))
+    return data[:start] + swapped + data[end:]
 
 
 def _one_field_off(data: bytes, case: str) -> bytes:
@@ -296,13 +288,9 @@ def test_kept_order_is_sorted_when_canonical_order_is_on(tmp_path: Path) -> None
 
 
 def _clear_central_descriptor_flags(data: bytes) -> bytes:
-    entries, cd_start, _, _ = zipfmt._read_entries(io.BytesIO(data), len(data))
     out = bytearray(data)
-    pos = cd_start
-    for entry in entries:
-        out[pos + 8] &= ~0x08
-        pos += zipfmt.CENTRAL.size + len(entry.name) + len(entry.central_extra)
-        pos += len(entry.comment)
+    for start, _ in central_records(data):
+        out[start + 8] &= ~0x08
     return bytes(out)
 
 
@@ -311,7 +299,7 @@ def test_data_descriptors_alone_are_dropped(tmp_path: Path, flagged: str) -> Non
     """A streamed archive canonical in every other way still loses its data descriptors,
     also when only the local headers say they follow."""
     sink = io.BytesIO()
-    with zipfile.ZipFile(_Unseekable(sink), "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(Unseekable(sink), "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
         for name in ("a.txt", "b.txt"):
             info = zipfile.ZipInfo(name, SETTINGS[0][1])  # the clamp target already
             info.external_attr = 0o100644 << 16
