@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from trees import TAG, cache_of, write_source
 
+from rootnorm import handlers
 from rootnorm.clock import Clock, Policy
 from rootnorm.handlers.base import Settings
 from rootnorm.handlers.pyc import PycHandler
@@ -58,3 +59,19 @@ def test_which_pycs_are_costly(
     handler = PycHandler(settings, options)
     index = inventory.by_rel[b"pkg/__pycache__/" + cache.name.encode()]
     assert handler.costly(inventory, index) is costly
+
+
+@pytest.mark.parametrize(
+    ("handler", "name"), [("gzip", "page.1.gz"), ("zip", "l.jar"), ("ar", "l.a")]
+)
+def test_every_archive_goes_to_a_worker_however_small(
+    tmp_path: Path, handler: str, name: str
+) -> None:
+    """A small archive costs about as much as handing it over, but the parent decides the pyc
+    headers meanwhile: every archive a worker takes is overlap."""
+    (tmp_path / name).write_bytes(b"x" * 100)
+    inventory = walk(str(tmp_path))
+    settings = Settings(Clock(Policy.ZERO), mtimes_final=True, source_date_epoch=None)
+    archives = handlers.load(handler)(settings, {})
+    assert archives.wants(inventory.entries[1])
+    assert archives.costly(inventory, 1)

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from rootnorm.archives.decide import Planner
 
 
-COSTLY_SIZE = 64 << 10  # smaller archives take about as long as handing them to a worker
-
 
 def suffixes(value: object) -> tuple[bytes, ...]:
     """A `suffixes` option (a tuple of str, validated by the profile) as lower-case bytes."""
@@ -43,7 +41,9 @@ class ArchiveHandler(Handler):
         return entry.name.lower().endswith(self.suffixes)
 
     def costly(self, inventory: Inventory, index: int) -> bool:
-        return inventory.entries[index].size >= COSTLY_SIZE
+        # Even a small archive: on its own it costs about as much as handing it over, but the
+        # parent meanwhile decides the pyc headers, so every archive a worker takes is overlap.
+        return True
 
     def inspect(self, item: Item) -> Decision:
         from rootnorm.archives.decide import decide
