@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from rootnorm.archives.decide import Planner
 
 
-
 def suffixes(value: object) -> tuple[bytes, ...]:
     """A `suffixes` option (a tuple of str, validated by the profile) as lower-case bytes."""
     assert isinstance(value, tuple)
@@ -41,8 +40,8 @@ class ArchiveHandler(Handler):
         return entry.name.lower().endswith(self.suffixes)
 
     def costly(self, inventory: Inventory, index: int) -> bool:
-        # Even a small archive: on its own it costs about as much as handing it over, but the
-        # parent meanwhile decides the pyc headers, so every archive a worker takes is overlap.
+        # However small: the parent decides the pyc headers meanwhile, so every archive a
+        # worker takes is overlap.
         return True
 
     def inspect(self, item: Item) -> Decision:

@@ -127,9 +127,10 @@ class Handler:
         raise NotImplementedError
 
     def costly(self, inventory: Inventory, index: int) -> bool:
-        """Whether inspecting file `index` is work enough to hand to a --jobs worker: far more
-        than an open and a small read (a forked worker pays for every page it touches, so
-        light work is done faster by the parent)."""
+        """Whether file `index` goes to a --jobs worker: work beyond an open and a small read
+        (any archive, an ELF file, a source hashed in pure Python). The parent does the light
+        files (pyc headers) meanwhile: handing one over, and its record back, costs more than
+        its work, and a forked worker pays for every page it touches."""
         return False
 
     def inspect(self, item: Item) -> Decision:
