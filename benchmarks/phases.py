@@ -81,14 +81,14 @@ def one_run(tree: Path, profile_name: str, second: bool) -> dict[str, float]:
         spent["name prefilter"] = time.perf_counter() - start
         with _timed_inspects(run, spent):
             start = time.perf_counter()
-            pipeline._content(run, inventory, candidates, None)
+            journal = pipeline._journal(run, inventory)
+            held = pipeline._content(run, inventory, candidates, None, journal).held
             spent["content"] = time.perf_counter() - start
         inspected = sum(v for k, v in spent.items() if k.endswith(" inspect"))
         spent["  content, outside inspect"] = spent["content"] - inspected
-        if run.mtime is not None:
-            start = time.perf_counter()
-            pipeline._mtimes(run, run.mtime, inventory, report, Progress(False))
-            spent["mtime pass"] = time.perf_counter() - start
+        start = time.perf_counter()
+        pipeline._finish(run, inventory, report, Progress(False), journal, set(held))
+        spent["mtime pass, journal"] = time.perf_counter() - start
     finally:
         gc.enable()
     return spent

@@ -149,6 +149,6 @@ def test_a_directory_moved_out_of_the_root_after_the_walk_is_not_written(tmp_pat
     assert header(pyc)[1] == OLD
     report = Report("ostree", "zero", False, [])
     assert run.mtime is not None
-    pipeline._mtimes(run, run.mtime, inventory, report, Progress(False))
+    pipeline._finish(run, inventory, report, Progress(False), None, set())
     assert {p: p.lstat().st_mtime_ns for p in before} == before
     assert any(r.outcome is Outcome.FAILED for r in report.records)

@@ -28,6 +28,9 @@ class Patch(NamedTuple):
     data: bytes
     what: str
     finding: Finding | None = None  # something to report besides the change itself
+    # The entry this file's validity rests on (a pyc's source, a font cache's directory): it
+    # keeps its mtime when the patch fails, and what it was is journaled with the patch.
+    anchor: int | None = None
 
 
 class Rewrite(NamedTuple):
@@ -39,12 +42,14 @@ class Rewrite(NamedTuple):
 
     produce: Callable[[BinaryIO, BinaryIO], None]
     what: str
+    anchor: int | None = None  # see Patch.anchor
 
 
 class Remove(NamedTuple):
     """Delete every in-tree name of the file (for example a stale pyc, when the profile asks)."""
 
     what: str
+    anchor: int | None = None  # keeps its mtime when the removal fails (see Patch.anchor)
 
 
 class Leave(NamedTuple):

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from rootnorm.dirfds import DirFds
 from rootnorm.errors import UsageError
+from rootnorm.journal import Evidence, is_temp, journal_mtime
 
 BY_NAME = operator.attrgetter("name")
 
@@ -95,6 +96,9 @@ class Inventory:
         problems: list[WalkProblem],
         excluded: int = 0,
         mounts_skipped: int = 0,
+        leftovers: list[tuple[bytes, int]] | None = None,
+        journals: list[tuple[bytes, int]] | None = None,
+        unread_inodes: frozenset[tuple[int, int]] = frozenset(),
     ) -> None:
         self.root = root  # absolute path of the root, as bytes
         self.entries = entries  # pre-order by directory: each directory's children contiguous
@@ -103,6 +107,14 @@ class Inventory:
         self.problems = problems
         self.excluded = excluded
         self.mounts_skipped = mounts_skipped
+        # rootnorm's own temp files left by a stopped run: (path, parent directory index)
+        self.leftovers = leftovers or []
+        # journals of stopped runs: (path, parent directory index)
+        self.journals = journals or []
+        # inodes of names the walk listed but could not stat: a hard-link group may include
+        # them, so an inode seemingly linked outside the root may not be
+        self.unread_inodes = unread_inodes
+        self.evidence = Evidence()  # what unfinished runs journaled (see pipeline.recover)
 
     def names_of(self, index: int) -> Sequence[int]:
         entry = self.entries[index]
@@ -120,6 +132,12 @@ class Inventory:
         Never for a directory, whose link count is its subdirectories."""
         entry = self.entries[index]
         return entry.linkable and entry.nlink > len(self.names_of(index))
+
+    def uncertain(self, index: int) -> bool:
+        """True when the inode's other names may include one the walk could not stat: the
+        group is then left as it was (writing a new inode for the names seen would split it)."""
+        entry = self.entries[index]
+        return entry.key in self.unread_inodes and self.shared_outside(index)
 
     def lookup(self, rel: bytes) -> Entry | None:
         found = self.by_rel.get(rel)
@@ -245,6 +263,9 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     by_rel = {b"": 0}
     links: dict[tuple[int, int], list[int]] = {}
     problems: list[WalkProblem] = []
+    leftovers: list[tuple[bytes, int]] = []
+    unread: set[tuple[int, int]] = set()
+    journals: list[tuple[bytes, int]] = []
     excluded = mounts = 0
     stack = [0]
     root_dev = root_st.st_dev
@@ -267,15 +288,21 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
                 continue
             subdirs = []
             for child in children:
-                rel = prefix + fsencode(child.name)
+                name = fsencode(child.name)
+                rel = prefix + name
                 if excluded_by is not None and excluded_by(rel):
                     excluded += 1
+                    continue
+                if b".rootnorm-" in name and _own_file(child, name):
+                    mine = journals if journal_mtime(name) is not None else leftovers
+                    mine.append((rel, dir_index))
                     continue
                 try:
                     st = child.stat(follow_symlinks=False)
                 except OSError as exc:
                     if exc.errno != errno.ENOENT:
                         problems.append(WalkProblem(rel, f"cannot stat: {exc.strerror}"))
+                        unread.add((directory.dev, child.inode()))
                     continue
                 if (st.st_dev != root_dev or rel in mount_points) and not cross_mounts:
                     mounts += 1
@@ -289,4 +316,24 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
                 elif st.st_nlink > 1:  # symlinks and device nodes can be hard-linked too
                     links.setdefault((entry.dev, entry.ino), []).append(index)
             stack.extend(reversed(subdirs))
-    return Inventory(root_b, entries, links, by_rel, problems, excluded, mounts)
+    return Inventory(
+        root_b,
+        entries,
+        links,
+        by_rel,
+        problems,
+        excluded,
+        mounts,
+        leftovers,
+        journals,
+        frozenset(unread),
+    )
+
+
+def _own_file(child: os.DirEntry[str], name: bytes) -> bool:
+    """A journal or a temp file of rootnorm's, never a directory."""
+    own = is_temp(name) or journal_mtime(name) is not None
+    try:
+        return own and not child.is_dir(follow_symlinks=False)
+    except OSError:
+        return False

@@ -10,14 +10,16 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from rootnorm import handlers
-from rootnorm.clock import Clock
+from rootnorm.clock import NS, Clock, Policy
 from rootnorm.decisions import Findings, Leave, Outcome, Patch, Remove, Rewrite
 from rootnorm.errors import UsageError
 from rootnorm.handlers.base import Handler, HandlerRefused, Item, Settings, name_key
 from rootnorm.handlers.mtime import MtimeHandler
 from rootnorm.inventory import Inventory, walk
+from rootnorm.journal import Journal
 from rootnorm.profile import Profile
 from rootnorm.progress import Progress
+from rootnorm.recovery import recover
 from rootnorm.report import Record, Report
 from rootnorm.workers import spread, tasks
 from rootnorm.writer import Writer
@@ -25,6 +27,11 @@ from rootnorm.writer import Writer
 MIN_HEAVY = 16  # fewer costly files than this are not worth forking workers for
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 NOT_REGULAR = "not a regular file; not opened"
+HELD = "mtime kept: a file whose validity rests on it could not be updated"
+UNCERTAIN = (
+    "left as it was: a name of this tree could not be read, and may be a hard link to this "
+    "file (a new inode for the names seen would split the group)"
+)
 
 
 class Run(NamedTuple):
@@ -47,6 +54,9 @@ class ChunkResult:
         self.removed: list[tuple[int, ...]] = []
         # every name of each inode written, and the final mtime it was given
         self.mtimes: list[tuple[tuple[int, ...], int]] = []
+        # anchors (a pyc's source, a font cache's directory) of files whose write failed:
+        # they keep their mtime, so the next run can still update the file
+        self.held: list[int] = []
 
 
 def prepare(
@@ -93,18 +103,88 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     inventory = walk(root, run.profile.exclude, run.profile.cross_mounts)
     report.inventory = inventory
     report.add(Record(p.rel, "walk", Outcome.FAILED, p.why) for p in inventory.problems)
+    final_ns = run.settings.clock.final_ns if run.mtime is not None else None
+    journal = None if run.check else _journal(run, inventory)
+    with Writer(inventory, journal) as writer:
+        report.add(recover(inventory, writer, final_ns, run.check))
     candidates, odd = _candidates(run, inventory)
     report.add(odd)
     progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
     heavy = _costly(run, inventory, candidates) if run.jobs > 1 else []
     if len(heavy) >= MIN_HEAVY:
-        _content_parallel(run, inventory, candidates, heavy, report, progress)
+        held = _content_parallel(run, inventory, candidates, heavy, report, progress, journal)
     else:
-        result = _content(run, inventory, candidates, progress)
+        result = _content(run, inventory, candidates, progress, journal)
         report.add(result.records)
-    if run.mtime is not None:
-        _mtimes(run, run.mtime, inventory, report, progress)
+        held = result.held
+    _finish(run, inventory, report, progress, journal, set(held))
     progress.close()
+
+
+def _journal(run: Run, inventory: Inventory) -> Journal:
+    """This run's journal: a stopped run's, or a new one where removing it at the end cannot
+    change a final mtime (see `rootnorm.journal`)."""
+    if inventory.journals:
+        rel, dir_index = inventory.journals[0]
+        return Journal(rel[rel.rfind(b"/") + 1 :], dir_index)
+    entries = inventory.entries
+    clock = run.settings.clock
+    home = 0
+    if run.mtime is not None and clock.policy is Policy.CLAMP:
+        limit = clock.epoch * NS
+        if entries[0].mtime_ns < limit:
+            home = next((i for i, e in enumerate(entries) if e.is_dir and e.mtime_ns >= limit), 0)
+    return Journal.new(home, entries[home].mtime_ns)
+
+
+def _finish(
+    run: Run,
+    inventory: Inventory,
+    report: Report,
+    progress: Progress,
+    journal: Journal | None,
+    held: set[int],
+) -> None:
+    """The mtime pass; then the journal, removed when every change was made (kept for the
+    next run when something failed); then the root's own mtime, last, since removing the
+    journal changes it."""
+    with Writer(inventory, journal) as writer:
+        if run.mtime is not None:
+            _mtimes(run, run.mtime, inventory, report, progress, writer, held)
+        if journal is None:  # --check
+            return
+        writer.sync()
+        _report_unsynced(inventory, writer, report)
+        journal.close()
+        removing = not report.failed and (inventory.journals or journal.written)
+        homes = {journal.dir_index, *(dir_index for _, dir_index in inventory.journals)}
+        try:
+            if removing:
+                names = {(journal.dir_index, journal.name)}
+                names.update((d, rel[rel.rfind(b"/") + 1 :]) for rel, d in inventory.journals)
+                for dir_index, name in sorted(names):
+                    os.unlink(name, dir_fd=writer.dirs.get(dir_index))
+            for dir_index in sorted(homes):
+                fd = writer.dirs.get(dir_index)
+                mtime = inventory.entries[dir_index].mtime_ns
+                if os.fstat(fd).st_mtime_ns != mtime:
+                    os.utime(fd, ns=(mtime, mtime))
+                    os.fsync(fd)
+        except OSError as exc:
+            report.add([Record(journal.name, "journal", Outcome.FAILED, _why(exc))])
+
+
+def _report_unsynced(inventory: Inventory, writer: Writer, report: Report) -> None:
+    report.add(
+        Record(
+            inventory.entries[index].rel,
+            "writer",
+            Outcome.FAILED,
+            f"cannot make the changes in this directory durable (fsync): {_why(exc)}",
+        )
+        for index, exc in writer.unsynced_failures
+    )
+    writer.unsynced_failures.clear()
 
 
 def _costly(run: Run, inventory: Inventory, candidates: list[Candidate]) -> list[Candidate]:
@@ -156,12 +236,19 @@ def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[R
                 for k in wanted
             )
         elif inventory.is_primary(index):
+            if inventory.unread_inodes and inventory.uncertain(index):
+                odd.append(Record(entry.rel, handlers_[wanted[0]].name, Outcome.FAILED, UNCERTAIN))
+                continue
             found.append((index, shared.setdefault(wanted, wanted)))
     return found, odd
 
 
 def _content(
-    run: Run, inventory: Inventory, candidates: Sequence[Candidate], progress: Progress | None
+    run: Run,
+    inventory: Inventory,
+    candidates: Sequence[Candidate],
+    progress: Progress | None,
+    journal: Journal | None = None,
 ) -> ChunkResult:
     result = ChunkResult()
     entries = inventory.entries
@@ -169,7 +256,7 @@ def _content(
     # their mtime changes anyway: an overlay file system copies a file up on either.
     final_ns = run.mtime.settings.clock.final_ns if run.mtime and not run.check else None
     in_place: dict[tuple[int, ...], bool] = {}
-    with Writer(inventory) as writer:
+    with Writer(inventory, journal) as writer:
         for index, wanted in candidates:
             patching = in_place.get(wanted)
             if patching is None:
@@ -179,6 +266,16 @@ def _content(
             _one_file(run, inventory, index, wanted, writable, writer, result)
             if progress is not None:
                 progress.update(1)
+        writer.sync()
+        result.records.extend(
+            Record(
+                entries[index].rel,
+                "writer",
+                Outcome.FAILED,
+                f"cannot make the changes in this directory durable (fsync): {_why(exc)}",
+            )
+            for index, exc in writer.unsynced_failures
+        )
     return result
 
 
@@ -246,6 +343,8 @@ def _one_file(
             except OSError as exc:
                 detail = f"{decision.what}: {_why(exc)}; left as it was"
                 result.records.append(Record(path, handler.name, Outcome.FAILED, detail))
+                if decision.anchor is not None:
+                    result.held.append(decision.anchor)
                 return
             result.records.append(Record(path, handler.name, outcome, decision.what))
             if isinstance(decision, Remove):
@@ -276,19 +375,24 @@ def _content_parallel(
     heavy: list[Candidate],
     report: Report,
     progress: Progress,
-) -> None:
+    journal: Journal | None,
+) -> list[int]:
     """The costly files in forked workers; meanwhile this process does the light ones (a pyc
-    header costs less than handing it over). They are different inodes, so the two never meet."""
+    header costs less than handing it over). They are different inodes, so the two never meet.
+    Returns the anchors held by failed writes."""
 
     def work(task: list[Candidate]) -> ChunkResult:
-        return _content(run, inventory, task, None)
+        return _content(run, inventory, task, None, journal)
 
     handed = set(heavy)
     light = [candidate for candidate in candidates if candidate not in handed]
     with spread(run.jobs, tasks(inventory, heavy, run.jobs), work) as results:
-        report.add(_content(run, inventory, light, progress).records)
+        mine = _content(run, inventory, light, progress, journal)
+        report.add(mine.records)
+        held = mine.held
         for task, result in results:
             report.add(result.records)
+            held.extend(result.held)
             for index, dev, ino, size, names in result.new_inodes:
                 inventory.update_inode(index, dev, ino, size, names)
             for names in result.removed:
@@ -297,23 +401,32 @@ def _content_parallel(
                 for name_index in names:
                     inventory.entries[name_index].mtime_ns = mtime
             progress.update(len(task))
+    return held
 
 
 def _mtimes(
-    run: Run, handler: MtimeHandler, inventory: Inventory, report: Report, progress: Progress
+    run: Run,
+    handler: MtimeHandler,
+    inventory: Inventory,
+    report: Report,
+    progress: Progress,
+    writer: Writer,
+    held: set[int],
 ) -> None:
     """Set every entry's final mtime.
 
     An entry that needs a new inode (links outside the root) or is the root is done first, in
     reverse walk order (children before parents: a new inode changes its directory's mtime).
     Every other change is a plain utime, which touches no other entry: these follow in one
-    tight loop. (Splitting them over --jobs workers was measured: no faster, even at 257k
-    utimes, so they stay in one process.)
+    tight loop. (Splitting them over
+    --jobs workers was measured: no faster, even at 257k utimes, so they stay in one process.)
+    Entries in `held` keep their mtime: a file whose validity rests on it could not be updated.
     """
     entries = inventory.entries
     final_ns = handler.settings.clock.final_ns
     plain, plain_new = array("q"), array("q")
     special: list[tuple[int, int, int]] = []  # index, old mtime, new mtime
+    kept: list[Record] = []
     for index in range(len(entries) - 1, -1, -1):
         entry = entries[index]
         if entry.mode == 0 or (entry.nlink > 1 and not inventory.is_primary(index)):
@@ -321,23 +434,28 @@ def _mtimes(
         new = final_ns(entry.mtime_ns)
         if new == entry.mtime_ns:
             continue
-        if entry.parent < 0 or (entry.nlink > 1 and inventory.shared_outside(index)):
-            special.append((index, entry.mtime_ns, new))
+        if index in held:
+            kept.append(Record(entry.rel, handler.name, Outcome.SKIPPED, HELD))
+        elif index == 0 or (entry.nlink > 1 and inventory.shared_outside(index)):
+            if inventory.unread_inodes and inventory.uncertain(index):
+                kept.append(Record(entry.rel, handler.name, Outcome.FAILED, UNCERTAIN))
+            else:
+                special.append((index, entry.mtime_ns, new))
         else:
             plain.append(index)
             plain_new.append(new)
+    report.add(kept)
     progress.update(len(entries))
     failed: dict[int, str] = {}
     if not run.check:
-        with Writer(inventory) as writer:
-            for index, _, new in special:
-                try:
-                    writer.set_special_mtime(index, new)
-                except OSError as exc:
-                    failed[index] = _why(exc)
-            failed.update(
-                (index, _why(exc)) for index, exc in writer.set_plain_mtimes(plain, plain_new)
-            )
+        for index, _, new in special:
+            try:
+                writer.set_special_mtime(index, new)
+            except OSError as exc:
+                failed[index] = _why(exc)
+        failed.update(
+            (index, _why(exc)) for index, exc in writer.set_plain_mtimes(plain, plain_new)
+        )
     changes = ((index, entries[index].mtime_ns, new) for index, new in zip(plain, plain_new))
     for index, old, new in itertools.chain(special, changes):
         why = failed.get(index)

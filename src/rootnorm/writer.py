@@ -9,7 +9,10 @@ Safety rules, all here:
   with owner, mode, every xattr and the mtime copied, fsync'ed, then renamed over each name;
 - after a content change the file gets the final mtime the caller gives (so the mtime pass has
   nothing left to do for it), else its old one; its directory's mtime is restored, so the
-  mtime policy (and a profile without one) sees the tree as it was.
+  mtime policy (and a profile without one) sees the tree as it was;
+- before each change, what a stopped run's successor needs to finish it (the original mtimes
+  it moves, what a patched cache was valid against, a hard-link group's move) is appended to
+  the run's journal (`rootnorm.journal`); a change whose record cannot be written is not made.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import xattr
 from rootnorm.decisions import Patch
 from rootnorm.dirfds import DirFds, Raced, same_inode
 from rootnorm.inventory import Entry, Inventory
+from rootnorm.journal import Journal
 from rootnorm.safeopen import READ_FLAGS, open_file
 
 Produce = Callable[[BinaryIO, BinaryIO], None]
@@ -56,21 +60,76 @@ class Writer:
     """Applies decisions. Use as a context manager: leaving it makes the renames durable
     (one fsync per directory touched, not one per file) and closes the directory fds."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, journal: Journal | None = None) -> None:
         self.inventory = inventory
+        self.journal = journal
         self.dirs = DirFds(inventory.root, inventory.entries)
         self._unsynced: set[int] = set()
+        self._noted: set[int] = set()  # directories whose original mtime is in the journal
+        # directories whose fsync failed, with why: the renames in them may not be durable
+        self.unsynced_failures: list[tuple[int, OSError]] = []
 
     def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            for dir_index in sorted(self._unsynced):
-                os.fsync(self.dirs.get(dir_index))
+            self.sync()
         finally:
-            self._unsynced.clear()
             self.dirs.close()
+
+    def sync(self) -> None:
+        """fsync every directory changed so far; a failure is kept, not raised."""
+        for dir_index in sorted(self._unsynced):
+            try:
+                os.fsync(self.dirs.get(dir_index))
+            except OSError as exc:
+                self.unsynced_failures.append((dir_index, exc))
+        self._unsynced.clear()
+
+    def _record(self, records: bytes, dirs: Sequence[int] = ()) -> None:
+        """Append to the journal before the change the records announce; `dirs` are the
+        directories whose original mtime they hold."""
+        journal = self.journal
+        if journal is None or not (records or dirs):
+            return
+        if journal.open(self.dirs.get(journal.dir_index)):
+            self._settle_dir(journal.dir_index)  # the journal's name holds its original mtime
+        if records:
+            journal.append(records)
+        self._noted.update(dirs)
+
+    def _record_dirs(self, index: int) -> None:
+        """Journal the original mtime of each directory holding a name of `index`."""
+        entries = self.inventory.entries
+        self._record_dir(*dict.fromkeys(entries[i].parent for i in self.inventory.names_of(index)))
+
+    def _record_dir(self, *dir_indices: int) -> None:
+        """Journal the original mtime of each directory, the first time this writer changes
+        it (that of the journal's own directory is in its name)."""
+        journal = self.journal
+        if journal is None:
+            return
+        entries = self.inventory.entries
+        new = [d for d in dir_indices if d not in self._noted]
+        records = b"".join(
+            journal.mtime(entries[d].rel, entries[d].ino, entries[d].mtime_ns)
+            for d in new
+            if d != journal.dir_index
+        )
+        self._record(records, new)
+
+    def _patch_records(self, index: int, patch: Patch, in_place: bool) -> bytes:
+        journal = self.journal
+        if journal is None:
+            return b""
+        entry = self.inventory.entries[index]
+        records = journal.mtime(entry.rel, entry.ino, entry.mtime_ns) if in_place else b""
+        if patch.anchor is not None:
+            anchor = self.inventory.entries[patch.anchor]
+            size = anchor.size if anchor.is_file else -1
+            records += journal.vouch(entry.rel, anchor.rel, anchor.mtime_ns, size)
+        return records
 
     def open_item(self, index: int, writable: bool) -> tuple[int, bool]:
         """A verified fd of regular file `index` for handlers to inspect, and whether it is
@@ -99,13 +158,13 @@ class Writer:
             self._patch_fd(index, patch, mtime_ns, fd)
             return
         if self.inventory.shared_outside(index):
-            self.replace(index, _patched(patch), mtime_ns)
+            self.replace(index, _patched(patch), mtime_ns, self._patch_records(index, patch, False))
             return
         entry = self.inventory.entries[index]
         try:
             fd = open_file(self.inventory, index, self.dirs.get(entry.parent), WRITE_FLAGS)
         except PermissionError:  # a 0444 file and no CAP_DAC_OVERRIDE: the directory decides
-            self.replace(index, _patched(patch), mtime_ns)
+            self.replace(index, _patched(patch), mtime_ns, self._patch_records(index, patch, False))
             return
         try:
             self._patch_fd(index, patch, mtime_ns, fd)
@@ -114,18 +173,22 @@ class Writer:
 
     def _patch_fd(self, index: int, patch: Patch, mtime_ns: int | None, fd: int) -> None:
         mtime = self.inventory.entries[index].mtime_ns if mtime_ns is None else mtime_ns
+        self._record(self._patch_records(index, patch, True))
         if os.pwrite(fd, patch.data, patch.offset) != len(patch.data):
             raise OSError(errno.EIO, "short write")
         os.utime(fd, ns=(mtime, mtime))
         self._mtime_set(index, mtime)
 
-    def replace(self, index: int, produce: Produce, mtime_ns: int | None = None) -> None:
+    def replace(
+        self, index: int, produce: Produce, mtime_ns: int | None = None, records: bytes = b""
+    ) -> None:
         """Give every in-tree name of `index` a new inode holding what `produce` writes, with
-        `mtime_ns` (default: the mtime it had)."""
+        `mtime_ns` (default: the mtime it had). `records` go to the journal before the rename."""
         inventory = self.inventory
         entry = inventory.entries[index]
         mtime = entry.mtime_ns if mtime_ns is None else mtime_ns
         dir_fd = self.dirs.get(entry.parent)
+        self._record_dirs(index)
         src_fd = open_file(inventory, index, dir_fd, READ_FLAGS)
         temp = _temp_name(entry.name)
         try:
@@ -140,6 +203,7 @@ class Writer:
             os.fsync(tmp_fd)
             new_st = os.fstat(tmp_fd)
             self._check_unchanged(entry, dir_fd)
+            self._record(records + self._group_record(index, new_st.st_ino))
             os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             _unlink_quietly(temp, dir_fd)
@@ -177,6 +241,7 @@ class Writer:
         entry = inventory.entries[index]
         dir_fd = self.dirs.get(entry.parent)
         self._check_unchanged(entry, dir_fd)
+        self._record_dirs(index)
         st = os.stat(entry.name, dir_fd=dir_fd, follow_symlinks=False)
         temp = _temp_name(entry.name)
         if stat.S_ISLNK(st.st_mode):
@@ -194,6 +259,7 @@ class Writer:
             os.utime(temp, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
             new_st = os.stat(temp, dir_fd=dir_fd, follow_symlinks=False)
             self._check_unchanged(entry, dir_fd)
+            self._record(self._group_record(index, new_st.st_ino))
             os.rename(temp, entry.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             _unlink_quietly(temp, dir_fd)
@@ -206,6 +272,7 @@ class Writer:
 
     def remove(self, index: int) -> None:
         """Unlink every in-tree name of `index`."""
+        self._record_dirs(index)
         for name_index in self.inventory.names_of(index):
             entry = self.inventory.entries[name_index]
             dir_fd = self.dirs.get(entry.parent)
@@ -213,6 +280,40 @@ class Writer:
             os.unlink(entry.name, dir_fd=dir_fd)
             self._settle_dir(entry.parent)
         self.inventory.forget(index)
+
+    def remove_leftover(self, rel: bytes, dir_index: int) -> None:
+        """Unlink one of rootnorm's own temp files, left by a stopped run (never followed or
+        opened: the walk saw a non-directory with rootnorm's exact temp-name pattern)."""
+        self._record_dir(dir_index)
+        os.unlink(rel[rel.rfind(b"/") + 1 :], dir_fd=self.dirs.get(dir_index))
+        self._settle_dir(dir_index)
+
+    def finish_group(self, first: int, others: Sequence[int]) -> None:
+        """Finish a stopped run's move of a hard-link group: `first` already names the new
+        inode, each of `others` still the old one; they are linked to the new one."""
+        inventory = self.inventory
+        entries = inventory.entries
+        first_entry = entries[first]
+        first_dir_fd = os.dup(self.dirs.get(first_entry.parent))
+        touched = {entries[i].parent for i in others}
+        self._record_dir(*touched)
+        try:
+            for other in others:
+                self._relink(first_entry, first_dir_fd, entries[other])
+        finally:
+            os.close(first_dir_fd)
+            for dir_index in touched:
+                self._settle_dir(dir_index)
+        old_key = entries[others[0]].key
+        names = [*inventory.names_of(first), *others]
+        old_names = inventory.links.get(old_key)
+        if old_names is not None:
+            rest = [i for i in old_names if i not in others]
+            if rest:
+                inventory.links[old_key] = rest
+            else:
+                del inventory.links[old_key]
+        inventory.update_inode(first, first_entry.dev, first_entry.ino, first_entry.size, names)
 
     def set_special_mtime(self, index: int, mtime_ns: int) -> None:
         """Set the mtime of the root, or of an entry whose inode has links outside the root
@@ -249,6 +350,15 @@ class Writer:
                 )
             except OSError as exc:
                 yield index, exc
+
+    def _group_record(self, index: int, new_ino: int) -> bytes:
+        """A hard-link group about to move to inode `new_ino`, name by name."""
+        names = self.inventory.names_of(index)
+        if self.journal is None or len(names) < 2:
+            return b""
+        entries = self.inventory.entries
+        rels = [entries[index].rel] + [entries[i].rel for i in names if i != index]
+        return self.journal.group(entries[index].ino, new_ino, rels)
 
     def _mtime_set(self, index: int, mtime_ns: int) -> None:
         for name_index in self.inventory.names_of(index):

@@ -56,7 +56,10 @@ class FontconfigHandler(Handler):
         except fontcache.NotACache as exc:
             return Leave(Outcome.UNSUPPORTED, f"not a fontconfig cache rootnorm knows: {exc}")
         shown = header.directory.decode("utf-8", "backslashreplace")
-        directory = item.inventory.lookup(_relative(item.inventory.root, header.directory))
+        directory_index = item.inventory.by_rel.get(
+            _relative(item.inventory.root, header.directory), -1
+        )
+        directory = item.inventory.entries[directory_index] if directory_index >= 0 else None
         if directory is None or not directory.is_dir:
             return Leave(Outcome.SKIPPED, f"font directory {shown} is not in the tree")
         final = self.settings.final_mtime_ns(directory)
@@ -74,6 +77,7 @@ class FontconfigHandler(Handler):
             fontcache.CHECKSUM_OFFSET,
             header.patch(final),
             f"font directory mtime {_show(directory.mtime_ns)} -> {_show(final)}",
+            anchor=directory_index,
         )
 
     def _current(self, header: fontcache.CacheHeader, directory: Entry) -> bool:

@@ -106,20 +106,25 @@ class PycHandler(Handler):
                 stale, proof = "", " (source mtime differed; code verified identical)"
             elif same is None:
                 stale += "; not verifiable here: another Python's bytecode"
+        if stale and parsed.mtime == final and _vouched(inventory, entry, source):
+            stale, proof = "", " (updated by a run that was stopped)"
         if stale:
             if self.opts["stale"] == "remove":
-                return Remove(f"removed stale pyc: {stale}")
+                return Remove(f"removed stale pyc: {stale}", found)
             if parsed.mtime == final and parsed.source_size in (None, source.size & U32):
                 # the source's new mtime would make this stale pyc look valid: old code would run
                 return Remove(
                     f"removed stale pyc: {stale}, and the source's final mtime {final} "
-                    "would make it look valid"
+                    "would make it look valid",
+                    found,
                 )
             return Leave(Outcome.STALE, stale)
         if self._to_checked_hash(parsed, source):
             digest = self._source_hash(item, found, item.head()[:4])
             flags = struct.pack("<I", pycheader.CHECKED_HASH)
-            return Patch(4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof)
+            return Patch(
+                4, flags + digest, "timestamp pyc -> checked-hash pyc" + proof, anchor=found
+            )
         finding = None
         if source.size == 0 and parsed.size < 16 and self.opts["checked_hash"] != "never":
             finding = EMPTY_SOURCE_PRE37  # no PEP 552 header: no way to a checked-hash pyc
@@ -130,6 +135,7 @@ class PycHandler(Handler):
             struct.pack("<I", final),
             f"header mtime {parsed.mtime} -> {final}" + proof,
             finding,
+            found,
         )
 
     def _source_hash(self, item: Item, source_index: int, magic: bytes) -> bytes:
@@ -155,6 +161,12 @@ def _same_code(item: Item, parsed: pycheader.Header, source_index: int) -> bool 
     pyc = item.reader().read()
     source = item.read_other(source_index)
     return same_code(pyc, parsed.size, source, optimization(item.entry.name))
+
+
+def _vouched(inventory: Inventory, entry: Entry, source: Entry) -> bool:
+    """Whether a run that was stopped before it gave the source its final mtime had patched
+    this cache's header while it was valid against the source as the source still is."""
+    return inventory.evidence.vouched(entry.rel, source.rel, source.mtime_ns, source.size)
 
 
 def _one_source(
