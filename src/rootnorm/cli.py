@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rootnorm import __version__, handlers, pipeline
+from rootnorm import __version__, handlers, pipeline, stopping
 from rootnorm import profile as profiles
 from rootnorm.clock import Policy
 from rootnorm.errors import UsageError
@@ -151,6 +151,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     policy = run_.settings.clock.describe() if run_.mtime else "not applied (no mtime handler)"
     report = Report(profile.name, policy, args.check, [s.name for s in profile.steps])
     progress = Progress(not args.quiet and (sys.stderr.isatty() or args.verbose))
+    stopping.install()
     pipeline.execute(run_, args.root, report, progress)
     if args.report:
         try:
@@ -182,8 +183,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rootnorm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("rootnorm: interrupted; every file is either fully old or fully new", file=sys.stderr)
+    except stopping.Stopped as stop:
+        print(
+            f"rootnorm: stopped by {stop}; every file is either fully old or fully new; "
+            "run rootnorm again to finish (a journal in the tree keeps what it needs)",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
+    except KeyboardInterrupt:  # before the run started (the signals are not noted yet)
+        print("rootnorm: interrupted; nothing was changed", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: never a traceback
         print(f"rootnorm: internal error: {exc!r}; please report this", file=sys.stderr)

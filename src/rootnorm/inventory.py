@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from stat import S_ISDIR
 from typing import NamedTuple
 
+from rootnorm import stopping
 from rootnorm.dirfds import DirFds
 from rootnorm.errors import UsageError
 from rootnorm.journal import Evidence, is_temp, journal_mtime
@@ -274,6 +275,7 @@ def walk(root: str, exclude: Sequence[str] = (), cross_mounts: bool = False) -> 
     fsencode = os.fsencode
     with DirFds(root_b, entries) as dirs:
         while stack:
+            stopping.check()
             dir_index = stack.pop()
             directory = entries[dir_index]
             prefix = directory.rel + b"/" if directory.rel else b""

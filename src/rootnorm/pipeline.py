@@ -9,7 +9,7 @@ from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rootnorm import handlers
+from rootnorm import handlers, stopping
 from rootnorm.clock import NS, Clock, Policy
 from rootnorm.decisions import Findings, Leave, Outcome, Patch, Remove, Rewrite
 from rootnorm.errors import UsageError
@@ -95,6 +95,7 @@ def execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     try:
         _execute(run, root, report, progress)
     finally:
+        progress.close()
         if collecting:
             gc.enable()
 
@@ -118,7 +119,6 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
         report.add(result.records)
         held = result.held
     _finish(run, inventory, report, progress, journal, set(held))
-    progress.close()
 
 
 def _journal(run: Run, inventory: Inventory) -> Journal:
@@ -250,22 +250,11 @@ def _content(
     progress: Progress | None,
     journal: Journal | None = None,
 ) -> ChunkResult:
+    """Inspect and write `candidates`; a signal stops it between two files."""
     result = ChunkResult()
     entries = inventory.entries
-    # Files a handler will likely patch in place are opened read-write at once, but only when
-    # their mtime changes anyway: an overlay file system copies a file up on either.
-    final_ns = run.mtime.settings.clock.final_ns if run.mtime and not run.check else None
-    in_place: dict[tuple[int, ...], bool] = {}
     with Writer(inventory, journal) as writer:
-        for index, wanted in candidates:
-            patching = in_place.get(wanted)
-            if patching is None:
-                patching = in_place[wanted] = any(run.content[k].patches_in_place for k in wanted)
-            mtime = entries[index].mtime_ns
-            writable = patching and final_ns is not None and final_ns(mtime) != mtime
-            _one_file(run, inventory, index, wanted, writable, writer, result)
-            if progress is not None:
-                progress.update(1)
+        _each_file(run, inventory, candidates, progress, writer, result)
         writer.sync()
         result.records.extend(
             Record(
@@ -277,6 +266,31 @@ def _content(
             for index, exc in writer.unsynced_failures
         )
     return result
+
+
+def _each_file(
+    run: Run,
+    inventory: Inventory,
+    candidates: Sequence[Candidate],
+    progress: Progress | None,
+    writer: Writer,
+    result: ChunkResult,
+) -> None:
+    entries = inventory.entries
+    # Files a handler will likely patch in place are opened read-write at once, but only when
+    # their mtime changes anyway: an overlay file system copies a file up on either.
+    final_ns = run.mtime.settings.clock.final_ns if run.mtime and not run.check else None
+    in_place: dict[tuple[int, ...], bool] = {}
+    for index, wanted in candidates:
+        stopping.check()
+        patching = in_place.get(wanted)
+        if patching is None:
+            patching = in_place[wanted] = any(run.content[k].patches_in_place for k in wanted)
+        mtime = entries[index].mtime_ns
+        writable = patching and final_ns is not None and final_ns(mtime) != mtime
+        _one_file(run, inventory, index, wanted, writable, writer, result)
+        if progress is not None:
+            progress.update(1)
 
 
 def _one_file(
@@ -449,6 +463,7 @@ def _mtimes(
     failed: dict[int, str] = {}
     if not run.check:
         for index, _, new in special:
+            stopping.check()
             try:
                 writer.set_special_mtime(index, new)
             except OSError as exc:

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import xattr
 
+from rootnorm import stopping
 from rootnorm.decisions import Patch
 from rootnorm.dirfds import DirFds, Raced, same_inode
 from rootnorm.inventory import Entry, Inventory
@@ -339,6 +340,8 @@ class Writer:
         get_dir = self.dirs.get
         utime = os.utime
         for index, new in zip(indices, news):
+            if stopping.requested:
+                raise stopping.Stopped(stopping.requested)
             entry = entries[index]
             rel = entry.rel
             try:
