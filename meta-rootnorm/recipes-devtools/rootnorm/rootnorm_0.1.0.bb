@@ -15,7 +15,7 @@ LIC_FILES_CHKSUM = "file://LICENSE;md5=a53ec80ac59dab9c0556cef9936d290c"
 #   INHERIT += "externalsrc"
 #   EXTERNALSRC:pn-rootnorm-native = "/path/to/rootnorm"
 SRC_URI = "https://github.com/rootnorm/rootnorm/releases/download/v${PV}/rootnorm-${PV}.tar.gz"
-SRC_URI[sha256sum] = "245f9723337c4494f9b1fbe424b86f3d7b6957da6fccd2075a66db1c7eaaed0a"
+SRC_URI[sha256sum] = "ce96378529fb4ded487f52bb92317dde6c0a1da940db6b361663845378181173"
 
 inherit python_setuptools_build_meta
 
