@@ -15,7 +15,7 @@ LIC_FILES_CHKSUM = "file://LICENSE;md5=a53ec80ac59dab9c0556cef9936d290c"
 #   INHERIT += "externalsrc"
 #   EXTERNALSRC:pn-rootnorm-native = "/path/to/rootnorm"
 SRC_URI = "https://github.com/rootnorm/rootnorm/releases/download/v${PV}/rootnorm-${PV}.tar.gz"
-SRC_URI[sha256sum] = "ce96378529fb4ded487f52bb92317dde6c0a1da940db6b361663845378181173"
+SRC_URI[sha256sum] = "989d78f0aeb0201cf1fcc85d32764468fb3229e24f474cf301dff3aae1dd8c4e"
 
 inherit python_setuptools_build_meta
 
