@@ -7,7 +7,8 @@
 # Variables:
 #   ROOTNORM_PROFILE     rootnorm profile name or TOML file (default: ostree)
 #   ROOTNORM_EXTRA_ARGS  more rootnorm arguments, e.g. "--report ${T}/rootnorm.json"
-#   ROOTNORM_JOBS        worker processes, 0 = one per CPU (default: 0)
+#   ROOTNORM_JOBS        worker processes (default: BB_NUMBER_THREADS, the build's own
+#                        parallelism; 0 = one per CPU)
 #   ROOTNORM_FOR_OSTREE  "1" when the rootfs becomes an OSTree commit (every mtime ends up
 #                        0), "0" otherwise; detected from DISTRO_FEATURES (sota, ostree),
 #                        IMAGE_FEATURES (ostree) and IMAGE_FSTYPES (ostree*, ota*).
@@ -32,7 +33,7 @@
 
 ROOTNORM_PROFILE ??= "ostree"
 ROOTNORM_EXTRA_ARGS ??= ""
-ROOTNORM_JOBS ??= "0"
+ROOTNORM_JOBS ??= "${BB_NUMBER_THREADS}"
 ROOTNORM_FOR_OSTREE ??= "${@rootnorm_image_is_ostree(d)}"
 
 def rootnorm_image_is_ostree(d):
@@ -46,6 +47,8 @@ def rootnorm_image_is_ostree(d):
             return '1'
     return '0'
 
+# Tabs in shell functions, as in oe-core's own classes (OE style guide).
+# nooelint: oelint.tabs.notabs
 rootnorm_rootfs () {
 	# The tool must never leave bytecode of its own anywhere.
 	export PYTHONDONTWRITEBYTECODE=1
@@ -69,6 +72,7 @@ rootnorm_rootfs () {
 		${ROOTNORM_EXTRA_ARGS} ${IMAGE_ROOTFS}
 }
 
+rootnorm_rootfs[doc] = "Runs rootnorm on IMAGE_ROOTFS (a ROOTFS_POSTPROCESS_COMMAND, not a task)"
 ROOTFS_POSTPROCESS_COMMAND += "rootnorm_rootfs;"
 do_rootfs[depends] += "rootnorm-native:do_populate_sysroot"
 do_rootfs[vardeps] += "ROOTNORM_PROFILE ROOTNORM_EXTRA_ARGS ROOTNORM_JOBS ROOTNORM_FOR_OSTREE"

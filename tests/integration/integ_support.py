@@ -138,6 +138,25 @@ def _build_rootfs(cache: Path, final: Path) -> Path:
     return final
 
 
+def source_tree(dest: Path) -> Path:
+    """Copy this checkout's tracked and new files to `dest` (no build leftovers, no caches)."""
+    files = run(["git", "-C", str(REPO_ROOT), "ls-files", "-z", "-co", "--exclude-standard"])
+    for rel in filter(None, files.stdout.split("\0")):
+        src = REPO_ROOT / rel
+        if src.is_file() and "egg-info" not in rel:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def build_sdist(python: str, tree: Path, out: Path) -> Path:
+    """Build the sdist of `tree` into `out` with `python`'s setuptools, no build isolation
+    (setuptools.build_meta, as every target's tooling calls it); return its path."""
+    api = "import setuptools.build_meta as api, sys; print(api.build_sdist(sys.argv[1]))"
+    name = run([python, "-c", api, str(out)], cwd=tree).stdout.strip().splitlines()[-1]
+    return out / name
+
+
 def copy_tree(src: Path, dst: Path) -> None:
     """Copy a tree exactly (links stay links, modes, owners, mtimes, xattrs, hard links)."""
     run(["cp", "-a", "--reflink=auto", str(src), str(dst)])
