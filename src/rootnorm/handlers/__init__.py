@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "gzip": "rootnorm.handlers.gzip:GzipHandler",
     "zip": "rootnorm.handlers.zip:ZipHandler",
     "ar": "rootnorm.handlers.ar:ArHandler",
+    "shadow": "rootnorm.handlers.shadow:ShadowHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

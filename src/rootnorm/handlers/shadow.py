@@ -1,0 +1,91 @@
+"""/etc/shadow: last password change dates clamped to SOURCE_DATE_EPOCH (in days).
+
+Without SOURCE_DATE_EPOCH (the ostree profile's zero policy does not need one) the dates are
+left and reported: day 0 would force every password to be changed at the next login.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from rootnorm.clock import Policy
+from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch, Rewrite
+from rootnorm.formats import shadow
+from rootnorm.handlers.base import Handler, Item
+from rootnorm.inventory import Entry
+
+PATHS = (b"etc/shadow", b"etc/shadow-", b"usr/etc/shadow", b"usr/etc/shadow-")
+MAX_SIZE = 16 << 20
+SECTOR = 512  # one aligned sector is written whole or not at all: small enough to patch
+ADVICE = (
+    "Run rootnorm with SOURCE_DATE_EPOCH (--source-date-epoch): the dates are clamped to it. "
+    "They are the build's day, so two builds differ."
+)
+
+
+def _in_one_sector(old: bytes, new: bytes) -> tuple[int, bytes] | None:
+    """(offset, bytes) of the one in-place write turning `old` into `new`, when they have
+    the same length and every difference lies in one aligned sector."""
+    if len(old) != len(new):
+        return None
+    first = next(i for i in range(len(old)) if old[i] != new[i])
+    last = next(i for i in range(len(old) - 1, -1, -1) if old[i] != new[i])
+    if first // SECTOR != last // SECTOR:
+        return None
+    return first, new[first : last + 1]
+
+
+class ShadowHandler(Handler):
+    name = "shadow"
+    summary = "/etc/shadow: last password change days clamped to SOURCE_DATE_EPOCH"
+    patches_in_place = True
+
+    def name_keys(self) -> tuple[bytes, ...]:
+        return (b"shadow", b"shadow-")
+
+    def wants(self, entry: Entry) -> bool:
+        return entry.is_file and 0 < entry.size <= MAX_SIZE and entry.rel in PATHS
+
+    def _epoch(self) -> int | None:
+        epoch = self.settings.source_date_epoch
+        clock = self.settings.clock
+        if epoch is None and clock.policy is not Policy.ZERO:
+            return clock.epoch  # a profile's `set` value
+        return epoch
+
+    def inspect(self, item: Item) -> Decision:
+        data = item.pread(item.entry.size, 0)
+        epoch = self._epoch()
+        try:
+            if epoch is None:
+                dates = {days for _, _, days in shadow.last_changes(data) if days}
+                if not dates:
+                    return None
+                shown = ", ".join(str(days) for days in sorted(dates))
+                detail = f"last password change on day {shown} (days since 1970); no epoch"
+                return Findings((Finding("shadow-last-change", detail, ADVICE),))
+            limit = epoch // shadow.DAY
+            if limit < 1:
+                return Leave(
+                    Outcome.SKIPPED,
+                    "SOURCE_DATE_EPOCH is on day 0, which would "
+                    "force a password change at next login",
+                )
+            clamped = shadow.clamp(data, limit)
+        except shadow.NotShadow as exc:
+            return Leave(Outcome.UNSUPPORTED, f"not a shadow file: {exc}")
+        if not clamped.lines:
+            return None
+        what = (
+            f"last password change {'/'.join(map(str, clamped.dates))} -> {limit} "
+            f"on {clamped.lines} line(s)"
+        )
+        inplace = _in_one_sector(data, clamped.data)
+        if inplace is not None:
+            return Patch(inplace[0], inplace[1], what)
+        new = clamped.data
+
+        def produce(src: BinaryIO, dst: BinaryIO) -> None:
+            dst.write(new)
+
+        return Rewrite(produce, what)
