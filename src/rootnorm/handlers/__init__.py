@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "zip": "rootnorm.handlers.zip:ZipHandler",
     "ar": "rootnorm.handlers.ar:ArHandler",
     "shadow": "rootnorm.handlers.shadow:ShadowHandler",
+    "keystore": "rootnorm.handlers.keystore:KeystoreHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

@@ -6,33 +6,19 @@ left and reported: day 0 would force every password to be changed at the next lo
 
 from __future__ import annotations
 
-from typing import BinaryIO
-
 from rootnorm.clock import Policy
-from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch, Rewrite
+from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome
 from rootnorm.formats import shadow
 from rootnorm.handlers.base import Handler, Item
+from rootnorm.handlers.replace import patch_or_rewrite
 from rootnorm.inventory import Entry
 
 PATHS = (b"etc/shadow", b"etc/shadow-", b"usr/etc/shadow", b"usr/etc/shadow-")
 MAX_SIZE = 16 << 20
-SECTOR = 512  # one aligned sector is written whole or not at all: small enough to patch
 ADVICE = (
     "Run rootnorm with SOURCE_DATE_EPOCH (--source-date-epoch): the dates are clamped to it. "
     "They are the build's day, so two builds differ."
 )
-
-
-def _in_one_sector(old: bytes, new: bytes) -> tuple[int, bytes] | None:
-    """(offset, bytes) of the one in-place write turning `old` into `new`, when they have
-    the same length and every difference lies in one aligned sector."""
-    if len(old) != len(new):
-        return None
-    first = next(i for i in range(len(old)) if old[i] != new[i])
-    last = next(i for i in range(len(old) - 1, -1, -1) if old[i] != new[i])
-    if first // SECTOR != last // SECTOR:
-        return None
-    return first, new[first : last + 1]
 
 
 class ShadowHandler(Handler):
@@ -80,12 +66,4 @@ class ShadowHandler(Handler):
             f"last password change {'/'.join(map(str, clamped.dates))} -> {limit} "
             f"on {clamped.lines} line(s)"
         )
-        inplace = _in_one_sector(data, clamped.data)
-        if inplace is not None:
-            return Patch(inplace[0], inplace[1], what)
-        new = clamped.data
-
-        def produce(src: BinaryIO, dst: BinaryIO) -> None:
-            dst.write(new)
-
-        return Rewrite(produce, what)
+        return patch_or_rewrite(data, clamped.data, what)
