@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "ar": "rootnorm.handlers.ar:ArHandler",
     "shadow": "rootnorm.handlers.shadow:ShadowHandler",
     "keystore": "rootnorm.handlers.keystore:KeystoreHandler",
+    "conda": "rootnorm.handlers.conda:CondaHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 
