@@ -130,6 +130,7 @@ def test_stale_state_left_and_reported(tmp_path: Path) -> None:
     assert "conda already discards it" in proc.stdout
 
 
+@pytest.mark.slow  # py-rattler needs Python 3.10+: not in the quick run on 3.9
 def test_rattler_cache_still_used(tmp_path: Path, channel: str) -> None:
     root = tmp_path / "root"
     cache = root / "usr/share/rattler-cache"
