@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "shadow": "rootnorm.handlers.shadow:ShadowHandler",
     "keystore": "rootnorm.handlers.keystore:KeystoreHandler",
     "conda": "rootnorm.handlers.conda:CondaHandler",
+    "groovy": "rootnorm.handlers.groovy:GroovyHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

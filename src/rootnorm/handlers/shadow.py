@@ -35,8 +35,8 @@ class ShadowHandler(Handler):
     def _epoch(self) -> int | None:
         epoch = self.settings.source_date_epoch
         clock = self.settings.clock
-        if epoch is None and clock.policy is not Policy.ZERO:
-            return clock.epoch  # a profile's `set` value
+        if epoch is None and clock.policy is Policy.SET:
+            return clock.epoch or None  # a profile's `set` value
         return epoch
 
     def inspect(self, item: Item) -> Decision:
