@@ -70,6 +70,7 @@ LOGS = b"var/log/"
 CRONTABS = (b"etc/cron.d/", b"var/spool/cron/crontabs/", b"usr/etc/cron.d/")
 CRONTAB_FILES = (b"etc/crontab", b"usr/etc/crontab")
 MAN_CACHE = b"var/cache/man/"
+SCOPE = (b"etc/", b"var/", b"usr/etc/")  # every path named here but *.jsa lies below these
 # The JDK's own default archives reference only the modules image, whose mtime the JVM does not
 # check; they are fine. Any other .jsa can list jars.
 JDK_DEFAULT_DIRS = (b"/lib/server/", b"/lib/client/")
@@ -104,9 +105,10 @@ class HygieneHandler(Handler):
     # no name_keys: logs and crontabs have any name, so every file is asked (a prefix check)
 
     def wants(self, entry: Entry) -> bool:
-        if not entry.is_file or entry.size == 0:
-            return False
-        return _classify(entry, self.settings) is not None
+        rel = entry.rel
+        if not (rel.startswith(SCOPE) or rel.endswith(b".jsa")):
+            return False  # most files: two bytes comparisons
+        return entry.is_file and entry.size > 0 and _classify(entry, self.settings) is not None
 
     def inspect(self, item: Item) -> Decision:
         known = _classify(item.entry, self.settings)
