@@ -7,7 +7,7 @@ sits in every built-in profile. It only reports; removing these files is the ima
 from __future__ import annotations
 
 from rootnorm.decisions import Decision, Finding, Findings
-from rootnorm.handlers.base import Handler, Item, Settings
+from rootnorm.handlers.base import Handler, Item, Settings, name_key
 from rootnorm.inventory import Entry
 
 FINDINGS = {
@@ -67,10 +67,16 @@ EXACT = {
     b"var/cache/ldconfig/aux-cache": ("ldconfig-aux-cache", "ldconfig auxiliary cache"),
 }
 LOGS = b"var/log/"
-CRONTABS = (b"etc/cron.d/", b"var/spool/cron/crontabs/", b"usr/etc/cron.d/")
-CRONTAB_FILES = (b"etc/crontab", b"usr/etc/crontab")
+# The names build logs have (dpkg.log, history.log, eipp.log.xz, dpkg.log.1, wtmp, syslog...):
+# the pipeline asks the handler only about files named so.
+LOG_KEYS = (
+    b".log", b".xz", b".gz", b".journal", b".old", *(b".%d" % n for n in range(10)),
+    b"wtmp", b"btmp", b"lastlog", b"faillog", b"syslog", b"messages",
+)  # fmt: skip
+# cron is installed where its /etc/crontab is; the finding names the crontabs beside it
+CRONTABS = {b"etc/crontab": b"etc/cron.d", b"usr/etc/crontab": b"usr/etc/cron.d"}
 MAN_CACHE = b"var/cache/man/"
-SCOPE = (b"etc/", b"var/", b"usr/etc/")  # every path named here but *.jsa lies below these
+MAN_INDEX_KEYS = (b".db", b".bt", b".dir", b".pag")  # man-db's index.* (gdbm, Berkeley DB, ndbm)
 # The JDK's own default archives reference only the modules image, whose mtime the JVM does not
 # check; they are fine. Any other .jsa can list jars.
 JDK_DEFAULT_DIRS = (b"/lib/server/", b"/lib/client/")
@@ -90,9 +96,21 @@ def _classify(entry: Entry, settings: Settings) -> tuple[str, str] | None:
         return ("man-db-index", "man-db index")
     if rel.startswith(LOGS):
         return ("log-not-empty", "build log")
-    if (rel in CRONTAB_FILES or rel.startswith(CRONTABS)) and not settings.final_mtime_ns(entry):
+    if rel in CRONTABS and not settings.final_mtime_ns(entry):
         return ("crontab-mtime-zero", "crontab that will have mtime 0")
     return None
+
+
+def _cron_d(item: Item, directory: bytes) -> str:
+    """The crontabs in cron.d beside /etc/crontab, which get mtime 0 as well."""
+    inventory = item.inventory
+    entry = inventory.lookup(directory)
+    if entry is None or not entry.is_dir:
+        return ""
+    parent = inventory.by_rel[directory]
+    names = [e.name.decode("utf-8", "replace") for e in inventory.entries
+             if e.parent == parent and e.is_file]  # fmt: skip
+    return f", and in /{directory.decode()}: {', '.join(names)}" if names else ""
 
 
 class HygieneHandler(Handler):
@@ -102,12 +120,11 @@ class HygieneHandler(Handler):
         "ldconfig aux-cache, build logs, crontabs at mtime 0"
     )
 
-    # no name_keys: logs and crontabs have any name, so every file is asked (a prefix check)
+    def name_keys(self) -> tuple[bytes, ...]:
+        exact = {name_key(rel) for rel in (*EXACT, *CRONTABS)}
+        return (*sorted(exact), b".jsa", *MAN_INDEX_KEYS, *LOG_KEYS)
 
     def wants(self, entry: Entry) -> bool:
-        rel = entry.rel
-        if not (rel.startswith(SCOPE) or rel.endswith(b".jsa")):
-            return False  # most files: two bytes comparisons
         return entry.is_file and entry.size > 0 and _classify(entry, self.settings) is not None
 
     def inspect(self, item: Item) -> Decision:
@@ -118,4 +135,6 @@ class HygieneHandler(Handler):
         if finding_id == "machine-id-set" and item.head().strip() == b"uninitialized":
             return None  # systemd's documented first-boot marker
         detail = f"{what} ({item.entry.size} bytes)"
+        if finding_id == "crontab-mtime-zero":
+            detail += _cron_d(item, CRONTABS[item.entry.rel])
         return Findings((Finding(finding_id, detail, FINDINGS[finding_id]),))
