@@ -99,3 +99,7 @@ def test_two_builds_identical(debian_rootfs: Path, tmp_path: Path) -> None:
     assert "Jan 1, 1970, trustedCertEntry" in listing.stdout
     chage = run(["chage", "-R", str(first), "-l", "messagebus"], env={"LANG": "C"})
     assert "Jan 01, 2026" in chage.stdout
+    # pwck reads every shadow line; a stock minbase has system users without their home
+    pwck = run(["pwck", "-r", "-R", str(first)], env={"LANG": "C"}, check=False)
+    complaints = (pwck.stdout + pwck.stderr).splitlines()
+    assert all("does not exist" in line or "no changes" in line for line in complaints), pwck
