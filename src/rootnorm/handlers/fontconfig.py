@@ -16,8 +16,8 @@ from rootnorm.handlers.base import Handler, Item
 from rootnorm.inventory import Entry
 
 EXCLUDED_ADVICE = (
-    "Run rootnorm over the cache directory too (drop var/cache/fontconfig from the profile's "
-    "exclude) or regenerate the caches with fc-cache after rootnorm: they record the font "
+    "Regenerate the caches with fc-cache after rootnorm (they then record mtime 0), or run "
+    "rootnorm with a profile that does not exclude var/cache/fontconfig: they record the font "
     "directories' build-time mtimes, which differ in every build."
 )
 
