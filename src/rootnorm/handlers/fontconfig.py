@@ -16,7 +16,7 @@ from rootnorm.handlers.base import Handler, Item
 from rootnorm.inventory import Entry
 
 EXCLUDED_ADVICE = (
-    "Regenerate the caches with fc-cache after rootnorm (they then record mtime 0), or run "
+    "Regenerate the caches with fc-cache -f after rootnorm (they then record mtime 0), or run "
     "rootnorm with a profile that does not exclude var/cache/fontconfig: they record the font "
     "directories' build-time mtimes, which differ in every build."
 )
