@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -58,34 +59,44 @@ def _differing(first: dict[str, object], second: dict[str, object]) -> list[str]
     return sorted(key for key in first.keys() | second.keys() if first.get(key) != second.get(key))
 
 
+def _build(base: Path, debs: Path, tree: Path, when: str, umask: str) -> Path:
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    build_with_packages(base, tree, debs, when, umask)
+    return tree
+
+
+def _normalise(tree: Path, n: int) -> tuple[dict[str, str], set[str]]:
+    """rootnorm --profile ostree, then the audit's finding paths and the ostree listing."""
+    proc = rootnorm("--quiet", "--profile", "ostree", f"--source-date-epoch={EPOCH}", str(tree))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = tree.parent / f"{tree.name}-audit.json"
+    audit = rootnorm("--check", "--profile", "audit", f"--source-date-epoch={EPOCH}",
+                     "--report", str(report), str(tree))  # fmt: skip
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    named = {f["path"] for f in json.loads(report.read_text())["files"] if f.get("id")}
+    repo = tree.parent / f"repo{n}"  # one repo each: object checksums do not depend on it
+    run(["ostree", "init", f"--repo={repo}", "--mode=bare"])
+    return _ostree_listing(repo, tree, f"build{n}"), named
+
+
 @pytest.mark.slow
 def test_two_builds_identical(debian_rootfs: Path, tmp_path: Path) -> None:
     debs = proof_debs(debian_rootfs)
-    trees = []
-    for rel, when, umask in BUILDS:
-        tree = tmp_path / rel
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        build_with_packages(debian_rootfs, tree, debs, when, umask)
-        trees.append(tree)
-    first, second = trees
+    # Side by side, one per core: each build's clock is its own libfaketime clock.
+    with ThreadPoolExecutor(2) as pool:
+        builds = [
+            pool.submit(_build, debian_rootfs, debs, tmp_path / rel, when, umask)
+            for rel, when, umask in BUILDS
+        ]
+        first, second = trees = [build.result() for build in builds]
     assert (first / "etc/shadow").read_bytes() != (second / "etc/shadow").read_bytes()
     cacerts = "etc/ssl/certs/java/cacerts"
     assert (first / cacerts).read_bytes() != (second / cacerts).read_bytes()
 
-    named: set[str] = set()
-    for tree in trees:
-        proc = rootnorm("--quiet", "--profile", "ostree", f"--source-date-epoch={EPOCH}", str(tree))
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        report = tree.parent / f"{tree.name}-audit.json"
-        audit = rootnorm("--check", "--profile", "audit", f"--source-date-epoch={EPOCH}",
-                         "--report", str(report), str(tree))  # fmt: skip
-        assert audit.returncode == 0, audit.stdout + audit.stderr
-        files = json.loads(report.read_text())["files"]
-        named |= {f["path"] for f in files if f.get("id")}
-
-    repo = tmp_path / "repo"
-    run(["ostree", "init", f"--repo={repo}", "--mode=bare"])
-    listings = [_ostree_listing(repo, tree, f"build{n}") for n, tree in enumerate(trees)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(_normalise, trees, range(2)))
+    listings = [listing for listing, _ in results]
+    named = set().union(*(found for _, found in results))
     differing = _differing(*listings)
     # "/" holds /var, so its checksum differs with it
     assert [path for path in differing if path != "/" and not path.startswith("/var")] == []
