@@ -128,3 +128,16 @@ def test_parser_bounds(data: bytes) -> None:
     except shadow.NotShadow:
         return
     assert len(result.data) <= len(data)
+
+
+def test_audit_profile_only_reports(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "root")
+    data = (root / "etc/shadow").read_bytes()
+    report = tmp_path / "report.json"
+    proc = rootnorm("--profile", "audit", f"--source-date-epoch={EPOCH}", "--report",
+                    str(report), str(root))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (root / "etc/shadow").read_bytes() == data
+    found = [f for f in json.loads(report.read_text())["files"] if f["path"] == "/etc/shadow"]
+    assert [f["id"] for f in found] == ["shadow-last-change"]
+    assert "later than SOURCE_DATE_EPOCH" in found[0]["detail"]

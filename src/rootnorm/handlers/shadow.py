@@ -9,7 +9,7 @@ from __future__ import annotations
 from rootnorm.clock import Policy
 from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome
 from rootnorm.formats import shadow
-from rootnorm.handlers.base import Handler, Item
+from rootnorm.handlers.base import Handler, Item, Option
 from rootnorm.handlers.replace import patch_or_rewrite
 from rootnorm.inventory import Entry
 
@@ -25,6 +25,14 @@ class ShadowHandler(Handler):
     name = "shadow"
     summary = "/etc/shadow: last password change days clamped to SOURCE_DATE_EPOCH"
     patches_in_place = True
+    options = (
+        Option(
+            "fix",
+            True,
+            "Clamp the dates; false only reports them (shadow-last-change), as the audit "
+            "profile does",
+        ),
+    )
 
     def name_keys(self) -> tuple[bytes, ...]:
         return (b"shadow", b"shadow-")
@@ -62,6 +70,10 @@ class ShadowHandler(Handler):
             return Leave(Outcome.UNSUPPORTED, f"not a shadow file: {exc}")
         if not clamped.lines:
             return None
+        if not self.opts["fix"]:
+            shown = ", ".join(str(days) for days in clamped.dates)
+            detail = f"last password change on day {shown}, later than SOURCE_DATE_EPOCH ({limit})"
+            return Findings((Finding("shadow-last-change", detail, ADVICE),))
         what = (
             f"last password change {'/'.join(map(str, clamped.dates))} -> {limit} "
             f"on {clamped.lines} line(s)"
