@@ -22,12 +22,14 @@ MS = 1_000_000  # ns per ms
 DER_SEQUENCE = 0x30
 FINDINGS = {
     "keystore-password": (
-        "Recreate the keystore with the store password `changeit` (then rootnorm fixes its "
-        "dates), or at a fixed time (faketime) in the build: its entry dates are the build's."
+        "If the build creates this store, use the store password `changeit` (rootnorm then "
+        "fixes its dates) or create it at a fixed time (faketime): its entry dates are the "
+        "build's. A store shipped as it is by a package needs nothing."
     ),
     "keystore-pkcs12": (
-        "Ship a JKS store (keytool -storetype JKS, password `changeit`) or create the store on "
-        "the running system: a PKCS#12 store's random salts differ in every build."
+        "If the build creates this store, make it a JKS store (keytool -storetype JKS, password "
+        "`changeit`) or create it on the running system: a PKCS#12 store's random salts differ "
+        "in every build. A store shipped as it is by a package needs nothing."
     ),
 }
 
