@@ -138,7 +138,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         profile = profile._replace(policy=Policy(args.mtime_policy))
     if args.cross_mounts:
         profile = profile._replace(cross_mounts=True)
-    epoch = _epoch(args.source_date_epoch) if profile.needs_epoch else None
+    # given, it is used even when the policy does not need it (shadow dates are clamped to it)
+    epoch = _epoch(args.source_date_epoch)
     if profile.needs_epoch and epoch is None:
         raise UsageError(
             f"profile {profile.name} uses the {profile.policy.value} mtime policy, which needs "

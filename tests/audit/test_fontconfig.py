@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -198,3 +199,19 @@ def test_cli_fail_on_stale(fonts: Path) -> None:
     proc = rootnorm(*args, "--fail-on", "fontconfig-stale", str(fonts))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"fail-on fontconfig-stale: /{CACHE}/" in proc.stdout
+
+
+def test_cache_left_behind_by_an_excluding_run(fonts: Path, tmp_path: Path) -> None:
+    """The ostree profile zeroes the font directories and excludes /var: the audit profile
+    then names the caches it left behind."""
+    caches = (fonts / CACHE).glob("*.cache-*")
+    before = {p.name: p.read_bytes() for p in caches}
+    proc = rootnorm("--profile", "ostree", str(fonts))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {p.name: p.read_bytes() for p in (fonts / CACHE).glob("*.cache-*")} == before
+    report = tmp_path / "report.json"
+    audit = rootnorm("--check", "--profile", "audit", "--report", str(report), str(fonts))
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    found = {f["path"] for f in json.loads(report.read_text())["files"]
+             if f.get("id") == "fontconfig-excluded"}  # fmt: skip
+    assert found == {f"/{CACHE}/{name}" for name in before}

@@ -9,7 +9,9 @@ from pathlib import Path
 from audit_helpers import ids, inspect, make
 from testlib import REPO, rootnorm
 
-from rootnorm.handlers import elf, hygiene
+from rootnorm.clock import Policy
+from rootnorm.decisions import Findings
+from rootnorm.handlers import elf, hygiene, keystore
 from rootnorm.handlers.hygiene import HygieneHandler
 from rootnorm.inventory import walk
 
@@ -24,12 +26,17 @@ FILES = {
     "opt/app/app.jsa": (b"\xc0\x5a\xca\xf0" + b"\0" * 64, {"java-cds-archive"}),
     "var/cache/man/index.db": (b"\0" * 64, {"man-db-index"}),
     "var/cache/man/de/index.db": (b"\0" * 64, {"man-db-index"}),
+    "var/cache/ldconfig/aux-cache": (b"glibc-ld.so.cache" + b"\0" * 32, {"ldconfig-aux-cache"}),
+    "var/log/dpkg.log": (b"2026-12-07 11:12:00 startup archives unpack\n", {"log-not-empty"}),
+    "var/log/apt/history.log": (b"Start-Date: 2026-12-07  11:12:00\n", {"log-not-empty"}),
 }
 CLEAN = {
     "usr/lib/jvm/java-17/lib/server/classes.jsa": b"\xc0\x5a\xca\xf0" + b"\0" * 64,
     "usr/lib/jvm/java-17/lib/server/classes_nocoops.jsa": b"\xc0\x5a\xca\xf0" + b"\0" * 64,
     "usr/share/man/man1/ls.1.gz": b"\x1f\x8b" + b"\0" * 20,
     "var/lib/systemd/other": b"x",
+    "var/log/empty.log": b"",
+    "etc/cron.d/job": b"* * * * * root true\n",  # clamped, not zeroed: cron reads it
 }
 
 
@@ -49,6 +56,16 @@ def test_each_finding(tmp_path: Path) -> None:
         assert ids(inspect(handler, tmp_path, rel, inventory)) == expected, rel
 
 
+def test_crontab_at_mtime_zero(tmp_path: Path) -> None:
+    _tree(tmp_path, {"etc/cron.d/job": b"* * * * * root true\n", "etc/crontab": b"# x\n"})
+    zero = make(HygieneHandler, policy=Policy.ZERO)
+    decision = inspect(zero, tmp_path, "etc/crontab")
+    assert ids(decision) == {"crontab-mtime-zero"}
+    assert isinstance(decision, Findings) and "/etc/cron.d: job" in decision.items[0].detail
+    clamp = make(HygieneHandler)
+    assert not any(clamp.wants(e) for e in walk(str(tmp_path)).entries)
+
+
 def test_machine_id_for_first_boot_is_fine(tmp_path: Path) -> None:
     _tree(tmp_path, {"etc/machine-id": b"uninitialized\n", "var/lib/systemd/random-seed": b""})
     handler = make(HygieneHandler)
@@ -61,6 +78,8 @@ def test_every_finding_id_is_documented() -> None:
     documented = set(re.findall(r"^### `([a-z0-9-]+)`", text, re.M))
     emitted = set(hygiene.FINDINGS) | set(elf.FINDINGS)
     emitted |= {"fontconfig-stale", "fontconfig-unsupported", "elf-unsupported"}
+    emitted |= set(keystore.FINDINGS) | {"fontconfig-excluded", "shadow-last-change"}
+    emitted |= {"groovy-timestamp"}
     assert emitted == documented
 
 

@@ -412,3 +412,72 @@ def host_rootnorm_shim(bindir: Path) -> Path:
     )
     shim.chmod(0o755)
     return shim
+
+
+# Packages the rebuild proof installs on the cached rootfs: pycs (requests, yaml), a man-db
+# index, fontconfig caches, Debian's JKS cacerts (ca-certificates-java and a JRE), locales,
+# and a system user added at install time (dbus's messagebus: a new /etc/shadow line).
+PROOF_PACKAGES = " ".join(
+    ("python3-requests", "python3-yaml", "man-db", "fontconfig", "fonts-dejavu-core", "locales",
+     "dbus", "openjdk-17-jre-headless", "ca-certificates-java")
+)  # fmt: skip
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def _in_tree(tree: Path, command: str, env: Mapping[str, str], umask: str = "022") -> None:
+    """Run `command` by /bin/sh inside `tree` (bubblewrap: a private /proc and /dev, which
+    the JRE's postinst needs) with only `env`."""
+    run(
+        ["bwrap", "--bind", str(tree), "/", "--proc", "/proc", "--dev", "/dev",
+         "--unshare-pid", "--die-with-parent", "/bin/sh", "-c",
+         f"umask {umask}; exec env -i " + " ".join(f"{k}='{v}'" for k, v in env.items())
+         + " " + command],
+        env={},
+        timeout=1200,
+    )  # fmt: skip
+
+
+APT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
+
+
+def proof_debs(base: Path) -> Path:
+    """The .deb files of PROOF_PACKAGES and their dependencies, downloaded once by apt in a
+    scratch copy of `base` and cached beside it."""
+    cache = cache_dir()
+    final = cache / f"{DEBIAN_SUITE}-proof-debs-{CACHE_VERSION}"
+    if final.is_dir():
+        return final
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if final.is_dir():
+            return final
+        scratch = cache / f".debs-{os.getpid()}"
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        copy_tree(base, scratch)
+        command = f"apt-get install -y -q --no-install-recommends --download-only {PROOF_PACKAGES}"
+        _in_tree(scratch, command, APT_ENV)
+        debs = cache / f".debs-only-{os.getpid()}"
+        debs.mkdir()
+        for deb in (scratch / "var/cache/apt/archives").glob("*.deb"):
+            os.rename(deb, debs / deb.name)
+        shutil.rmtree(scratch)
+        os.rename(debs, final)
+        return final
+
+
+def build_with_packages(base: Path, dest: Path, debs: Path, when: str, umask: str) -> None:
+    """A copy of `base` at `dest` with PROOF_PACKAGES installed by apt-get from `debs` (no
+    network), under libfaketime at `when` and with `umask`, the way an image build runs."""
+    copy_tree(base, dest)
+    for deb in debs.iterdir():
+        shutil.copyfile(deb, dest / "var/cache/apt/archives" / deb.name)
+    faketime_dir = dest / LIBFAKETIME.parent.relative_to("/")
+    faketime_dir.mkdir()
+    shutil.copyfile(LIBFAKETIME, faketime_dir / LIBFAKETIME.name)
+    env = dict(APT_ENV, LD_PRELOAD=str(LIBFAKETIME), FAKETIME=f"@{when}")
+    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    command = f"apt-get install -y -q --no-install-recommends {PROOF_PACKAGES}"
+    _in_tree(dest, command, env, umask)
+    _in_tree(dest, "apt-get clean", APT_ENV)
+    shutil.rmtree(faketime_dir)

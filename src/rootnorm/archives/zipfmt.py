@@ -490,3 +490,9 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
     if pos != cd_start:
         result.changes.add("entry layout")
     return result
+
+
+def read_entries(src: BinaryIO, size: int) -> list[ZipEntry]:
+    """Every entry, in central-directory order, with the layout checks of `plan`; raises
+    Unsupported. For readers of a zip's content (the Groovy scan)."""
+    return _read_entries(src, size)[0]

@@ -18,6 +18,10 @@ REGISTRY: dict[str, str] = {
     "gzip": "rootnorm.handlers.gzip:GzipHandler",
     "zip": "rootnorm.handlers.zip:ZipHandler",
     "ar": "rootnorm.handlers.ar:ArHandler",
+    "shadow": "rootnorm.handlers.shadow:ShadowHandler",
+    "keystore": "rootnorm.handlers.keystore:KeystoreHandler",
+    "conda": "rootnorm.handlers.conda:CondaHandler",
+    "groovy": "rootnorm.handlers.groovy:GroovyHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

@@ -11,9 +11,15 @@ after `fc-cache` ran) must not be made to look current, so it is left and report
 from __future__ import annotations
 
 from rootnorm.audit import fontcache
-from rootnorm.decisions import Decision, Leave, Outcome, Patch
+from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome, Patch
 from rootnorm.handlers.base import Handler, Item
 from rootnorm.inventory import Entry
+
+EXCLUDED_ADVICE = (
+    "Regenerate the caches with fc-cache -f after rootnorm (they then record mtime 0), or run "
+    "rootnorm with a profile that does not exclude var/cache/fontconfig: they record the font "
+    "directories' build-time mtimes, which differ in every build."
+)
 
 
 def _relative(root: bytes, directory: bytes) -> bytes:
@@ -67,6 +73,12 @@ class FontconfigHandler(Handler):
             return None
         if not self._current(header, directory):
             recorded = f"{header.checksum}.{header.checksum_nano:09d}"
+            if directory.mtime_ns == 0 and (header.checksum or header.checksum_nano):
+                detail = (
+                    f"cache of {shown} records mtime {recorded}, the directory has 0: its mtime "
+                    "was normalised by a run that excluded this cache's directory"
+                )
+                return Findings((Finding("fontconfig-excluded", detail, EXCLUDED_ADVICE),))
             return Leave(
                 Outcome.STALE,
                 f"cache of {shown} records mtime {recorded}, the directory has "
