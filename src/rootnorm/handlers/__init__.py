@@ -18,6 +18,9 @@ REGISTRY: dict[str, str] = {
     "gzip": "rootnorm.handlers.gzip:GzipHandler",
     "zip": "rootnorm.handlers.zip:ZipHandler",
     "ar": "rootnorm.handlers.ar:ArHandler",
+    "mo": "rootnorm.handlers.mo:MoHandler",
+    "png": "rootnorm.handlers.png:PngHandler",
+    "javadoc": "rootnorm.handlers.javadoc:JavadocHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 
