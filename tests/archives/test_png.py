@@ -226,6 +226,7 @@ def _bomb() -> bytes:
         (GOOD + b"trailing", "after the IEND"),
         (_image(_chunk(b"tIME", TIME_2025 + b"\0")), "not 7"),
         (_image(_chunk(b"tIME", struct.pack(">HBBBBB", 2025, 2, 30, 0, 0, 0))), "no valid time"),
+        (_image(_chunk(b"tIME", struct.pack(">HBBBBB", 23529, 7, 15, 0, 0, 0))), "no valid time"),
         (_image(_chunk(b"zTXt", b"date:create\0\0not zlib")), "corrupt compressed text"),
         (_image(_bomb()), "cut short or over"),
         (_image(_chunk(b"zTXt", b"date:create\0\x07" + zlib.compress(BUILD_ISO))), "method"),
@@ -234,7 +235,7 @@ def _bomb() -> bytes:
     ],
     ids=[
         "empty", "gif", "truncated", "no-iend", "crc", "length", "type", "first", "trailing",
-        "time-length", "time-invalid", "zlib", "bomb", "method", "itxt", "huge-text",
+        "time-length", "time-invalid", "year-23529", "zlib", "bomb", "method", "itxt", "huge-text",
     ],
 )  # fmt: skip
 def test_hostile_left_untouched(tmp_path: Path, content: bytes, why: str) -> None:

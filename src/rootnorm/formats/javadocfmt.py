@@ -59,7 +59,9 @@ def _comment(text: bytes, target: Callable[[int], int], changes: set[str]) -> by
         raise Unsupported(f"generated-date comment not understood: {text[:80]!r}")
     fields = (int(m["year"]), MONTHS.index(m["month"].decode()) + 1, int(m["date"]))
     clock = (int(m["hour"]), int(m["minute"]), int(m["second"]))
-    if not (1 <= fields[2] <= 31 and clock[0] < 24 and clock[1] < 60 and clock[2] <= 60):
+    if not (
+        fields[0] and 1 <= fields[2] <= 31 and clock[0] < 24 and clock[1] < 60 and clock[2] <= 60
+    ):
         raise Unsupported(f"generated-date comment holds no valid time: {text[:80]!r}")
     naive = calendar.timegm((*fields, *clock, 0, 0, 0))
     zone = ZONE.fullmatch(m["zone"])
@@ -102,8 +104,11 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan | None:
     end = head.lower().find(b"</head>")
     region = head if end < 0 else head[:end]
     changes: set[str] = set()
-    new = COMMENT.sub(lambda m: _comment_sub(m, target, changes), region)
-    new = META.sub(lambda m: _meta(m, target, changes), new)
+    try:
+        new = COMMENT.sub(lambda m: _comment_sub(m, target, changes), region)
+        new = META.sub(lambda m: _meta(m, target, changes), new)
+    except (ValueError, OverflowError, OSError) as exc:  # a year 0, a huge target
+        raise Unsupported(f"a time out of range: {exc}") from None
     if not changes:
         return None
     result = Plan()

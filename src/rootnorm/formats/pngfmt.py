@@ -83,7 +83,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def _new_time(data: bytes, target: Callable[[int], int]) -> bytes | None:
     """The new tIME data, b"" to drop the chunk, or None to keep it."""
     year, month, day, hour, minute, second = TIME.unpack(data)
-    days = calendar.monthrange(year, month)[1] if 1 <= month <= 12 and year else 0
+    days = calendar.monthrange(year, month)[1] if 1 <= month <= 12 and 1 <= year <= 9999 else 0
     if not (1 <= day <= days and hour < 24 and minute < 60 and second <= 60):
         raise Unsupported(f"tIME chunk holds no valid time: {tuple(TIME.unpack(data))}")
     old = calendar.timegm((year, month, day, hour, minute, second))
@@ -92,11 +92,22 @@ def _new_time(data: bytes, target: Callable[[int], int]) -> bytes | None:
         return None
     if new < EARLIEST:
         return b""  # the chunk is dropped
-    return TIME.pack(*time.gmtime(new)[:6])
+    try:
+        return TIME.pack(*time.gmtime(new)[:6])
+    except (struct.error, ValueError, OverflowError, OSError):
+        raise Unsupported(f"the new time {new} does not fit a tIME chunk") from None
 
 
 def _new_text(value: bytes, target: Callable[[int], int]) -> bytes | None:
-    """A date text with its time set by `target`, in UTC and in its own shape; None to keep."""
+    """A date text with its time set by `target`, in UTC and in its own shape; None to keep
+    it (not a date, or not one this platform's calendar can represent)."""
+    try:
+        return _retimed(value, target)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _retimed(value: bytes, target: Callable[[int], int]) -> bytes | None:
     iso = ISO.fullmatch(value)
     if iso is not None:
         zone = iso[7]
