@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from testlib import rootnorm
+from testlib import rootnorm, unavailable
 
 from rootnorm import inventory
 from rootnorm.archives import zipfmt
@@ -83,6 +83,13 @@ def needs(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
+
+
+def required(*tools: str) -> None:
+    """Like `needs`, but a failure in CI, which installs these tools (.ci/run)."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        unavailable(f"needs {', '.join(missing)}")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

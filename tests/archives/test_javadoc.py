@@ -14,8 +14,8 @@ from archive_helpers import (
     assert_left_unsupported,
     clamp,
     inspect,
-    needs,
     normalise,
+    required,
     zero,
 )
 
@@ -42,7 +42,7 @@ ZERO_LINES = (
 
 
 def _javadoc(tmp: Path, build: str, zone: str) -> Path:
-    needs("javadoc", "faketime")
+    required("javadoc", "faketime")
     (tmp / "src/demo").mkdir(parents=True)
     (tmp / "src/demo/Demo.java").write_text(SOURCE)
     env = {**os.environ, "TZ": zone, "LC_ALL": "C"}

@@ -13,8 +13,8 @@ from archive_helpers import (
     assert_left_unsupported,
     clamp,
     inspect,
-    needs,
     normalise,
+    required,
     run,
     zero,
 )
@@ -86,7 +86,7 @@ def _header_of(path: Path, full: bool = False) -> dict[str, str]:
 def test_msgfmt_builds_become_identical(
     tmp_path: Path, settings: Settings, expected: str, endianness: str
 ) -> None:
-    needs("msgfmt", "msgunfmt", "faketime")
+    required("msgfmt", "msgunfmt", "faketime")
     first, second = (
         _msgfmt(tmp_path / f"b{i}", build, endianness) for i, build in enumerate(BUILD_TIMES)
     )
@@ -148,7 +148,7 @@ def test_both_dates_in_their_own_shape_other_headers_kept(tmp_path: Path, order:
     want = want.replace(b"2026-12-07 11:23+0000", EPOCH_TEXT.encode())
     assert path.read_bytes() == _mo(want, order)
     assert _header_of(path)["x-generator"] == "Poedit 3.4"
-    needs("msgunfmt")
+    required("msgunfmt")
     assert "POT-Creation-Date: 2023-11-14 22:13:20+0000" in run(["msgunfmt", str(path)])
 
 

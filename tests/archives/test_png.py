@@ -17,8 +17,8 @@ from archive_helpers import (
     assert_left_unsupported,
     clamp,
     inspect,
-    needs,
     normalise,
+    required,
     run,
     zero,
 )
@@ -47,7 +47,7 @@ def _pixels(path: Path) -> bytes:
 
 
 def _pngcheck(path: Path) -> str:
-    needs("pngcheck")
+    required("pngcheck")
     return run(["pngcheck", "-vt", str(path)])
 
 
@@ -77,7 +77,7 @@ def _imagemagick(tmp: Path, build: str) -> Path:
 def test_imagemagick_builds_become_identical(
     tmp_path: Path, settings: Settings, tIME: bytes | None
 ) -> None:
-    needs("faketime")
+    required("faketime")
     first, second = (_imagemagick(tmp_path / f"b{i}", b) for i, b in enumerate(BUILD_TIMES))
     assert first.read_bytes() != second.read_bytes()
     pixels = _pixels(first)
