@@ -152,6 +152,13 @@ def test_both_dates_in_their_own_shape_other_headers_kept(tmp_path: Path, order:
     assert "POT-Creation-Date: 2023-11-14 22:13:20+0000" in run(["msgunfmt", str(path)])
 
 
+def test_a_date_keeps_its_separators(tmp_path: Path) -> None:
+    path = tmp_path / "shape.mo"
+    path.write_bytes(_mo(b"PO-Revision-Date: 2026-12-07T11:23 +01:00\n"))
+    assert isinstance(normalise("mo", path, clamp()), Rewrite)
+    assert path.read_bytes() == _mo(b"PO-Revision-Date: 2023-11-14T22:13 +00:00\n")
+
+
 def test_older_dates_and_non_dates_kept_under_clamp(tmp_path: Path) -> None:
     older = HEADER.replace(b"2026-12-07", b"2023-11-14").replace(b"11:23+0000", b"21:00+0000")
     path = tmp_path / "old.mo"
