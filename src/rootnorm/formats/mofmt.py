@@ -10,6 +10,7 @@ only, stays valid. Every other header line, and a value that is not a date, is k
 
 from __future__ import annotations
 
+import operator
 import re
 import struct
 from collections.abc import Callable
@@ -58,9 +59,10 @@ def _check_strings(src: BinaryIO, table: int, count: int, size: int, order: str)
     while done < count:
         n = min(count - done, CHUNK // 8)
         words = struct.unpack(f"{order}{2 * n}I", read_exact(src, table + 8 * done, 8 * n))
-        for i in range(0, 2 * n, 2):
-            if words[i + 1] + words[i] >= size:
-                raise Unsupported(f"string {done + i // 2} of the table at {table} is outside")
+        if max(map(operator.add, words[::2], words[1::2])) >= size:  # each string's NUL
+            ends = map(operator.add, words[::2], words[1::2])
+            first = next(i for i, end in enumerate(ends) if end >= size)
+            raise Unsupported(f"string {done + first} of the table at {table} is outside")
         done += n
 
 
