@@ -76,9 +76,10 @@ def _layout(src: BinaryIO, size: int) -> tuple[str, int, int, int]:
     revision, count, originals, translations, hash_size, hash_at = struct.unpack(
         f"{order}6I", head[4:]
     )
+    # Major 1 marks `%I` (locale digits) in system-dependent strings; the layout is the same.
     major, minor = revision >> 16, revision & 0xFFFF
-    if major != 0 or minor > 1:
-        raise Unsupported(f"format revision {major}.{minor} is not 0.0 or 0.1")
+    if major > 1 or minor > 1:
+        raise Unsupported(f"format revision {major}.{minor} is not 0.0, 0.1, 1.0 or 1.1")
     if originals + 8 * count > size or translations + 8 * count > size:
         raise Unsupported(f"string tables of {count} entries run past the end")
     if hash_size and hash_at + 4 * hash_size > size:
