@@ -3,12 +3,11 @@
 tIME, the image's last-modification time, is set like any other stored time (the peers set
 it too), and removed when the new time is before 1995: PNG did not exist then, pngcheck
 rejects such a year as invalid, and a missing tIME is how PNG says "no time" (the ostree
-profile's 0). Text chunks whose keyword is
-`Creation Time` (the PNG keyword) or starts with `date:` (ImageMagick's `date:create`,
-`date:modify`, `date:timestamp`) get the new time in UTC, in the shape their value had (ISO
-8601, or RFC 1123 for `Creation Time`); compressed text is recompressed with fixed settings,
-and the chunk's CRC is recomputed. A value that is not a date is kept. Every other chunk is
-copied byte for byte.
+profile's 0). Text chunks whose keyword is `Creation Time` (the PNG keyword) or starts with
+`date:` (ImageMagick's `date:create`, `date:modify`, `date:timestamp`) get the new time in
+UTC, in the shape their value had (ISO 8601, or RFC 1123 for `Creation Time`); compressed
+text is recompressed with fixed settings, and the chunk's CRC is recomputed. A value that is
+not a date is kept. Every other chunk is copied byte for byte.
 
 Walking the chunks reads only their 8-byte headers, so an image that needs nothing costs a
 few small reads per chunk; only when something changes are all CRCs checked (streamed), so a
@@ -70,6 +69,8 @@ def _check_crc(src: BinaryIO, pos: int, length: int) -> None:
     left = 4 + length  # the type and the data
     while left:
         data = src.read(min(CHUNK, left))
+        if not data:
+            raise Unsupported(f"truncated: the chunk at offset {pos} ends early")
         crc = zlib.crc32(data, crc)
         left -= len(data)
     if src.read(4) != struct.pack(">I", crc):
