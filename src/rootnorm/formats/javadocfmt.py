@@ -52,7 +52,7 @@ def _comment(text: bytes, target: Callable[[int], int], changes: set[str]) -> by
     """The comment's inside (after `javadoc `) with its time set by `target`."""
     m = GENERATED.fullmatch(text)
     if m is None:
-        if b" on " in text:
+        if text.startswith(b"on ") or b" on " in text:
             raise Unsupported(f"generated-date comment not understood: {text[:80]!r}")
         return text  # no date (already stripped by a peer, or a form without one)
     if m["month"].decode() not in MONTHS:
