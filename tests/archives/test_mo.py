@@ -19,7 +19,7 @@ from archive_helpers import (
     zero,
 )
 
-from rootnorm.decisions import Rewrite
+from rootnorm.decisions import Patch, Rewrite
 from rootnorm.formats import mofmt
 from rootnorm.handlers.base import Settings
 
@@ -98,7 +98,8 @@ def test_msgfmt_builds_become_identical(
     for path in (first, second):
         before = path.read_bytes()
         decision = normalise("mo", path, settings)
-        assert isinstance(decision, Rewrite), decision
+        assert isinstance(decision, Patch), decision  # one date: 21 bytes written in place
+        assert len(decision.data) == len(expected)
         assert decision.what == "mo: PO-Revision-Date"  # msgfmt drops POT-Creation-Date
         assert inspect("mo", path, settings) is None
         after = path.read_bytes()
@@ -149,7 +150,8 @@ def test_both_dates_in_their_own_shape_other_headers_kept(tmp_path: Path, order:
     path.write_bytes(_mo(HEADER, order))
     assert _header_of(path)["pot-creation-date"] == "2026-12-07 11:22:33+0100"
     decision = normalise("mo", path, clamp())
-    assert isinstance(decision, Rewrite)
+    assert isinstance(decision, Patch)  # adjacent lines: one write from the first date's start
+    assert decision.data.startswith(b"2023-11-14 22:13:20+0000\nPO-Revision-Date: ")
     assert decision.what == "mo: PO-Revision-Date, POT-Creation-Date"
     want = HEADER.replace(b"2026-12-07 11:22:33+0100", b"2023-11-14 22:13:20+0000")
     want = want.replace(b"2026-12-07 11:23+0000", EPOCH_TEXT.encode())
@@ -162,8 +164,18 @@ def test_both_dates_in_their_own_shape_other_headers_kept(tmp_path: Path, order:
 def test_a_date_keeps_its_separators(tmp_path: Path) -> None:
     path = tmp_path / "shape.mo"
     path.write_bytes(_mo(b"PO-Revision-Date: 2026-12-07T11:23 +01:00\n"))
-    assert isinstance(normalise("mo", path, clamp()), Rewrite)
+    assert isinstance(normalise("mo", path, clamp()), Patch)
     assert path.read_bytes() == _mo(b"PO-Revision-Date: 2023-11-14T22:13 +00:00\n")
+
+
+def test_dates_far_apart_rewrite_the_file(tmp_path: Path) -> None:
+    header = HEADER.replace(b"PO-Revision-Date", b"X-Note: " + b"n" * 80 + b"\nPO-Revision-Date")
+    path = tmp_path / "far.mo"
+    path.write_bytes(_mo(header))
+    decision = normalise("mo", path, zero())
+    assert isinstance(decision, Rewrite)
+    want = header.replace(b"2026-12-07 11:22:33+0100", b"1970-01-01 00:00:00+0000")
+    assert path.read_bytes() == _mo(want.replace(b"2026-12-07 11:23+0000", ZERO_TEXT.encode()))
 
 
 def test_older_dates_and_non_dates_kept_under_clamp(tmp_path: Path) -> None:
@@ -222,7 +234,7 @@ def test_header_not_nul_terminated() -> None:
 def test_revision_1_without_system_dependent_strings_is_normalised(tmp_path: Path) -> None:
     path = tmp_path / "sysdep.mo"
     path.write_bytes(_mo(HEADER, sysdep=(0, 0, 0, 0, 0)))
-    assert isinstance(normalise("mo", path, zero()), Rewrite)
+    assert isinstance(normalise("mo", path, zero()), Patch)
     assert path.read_bytes() == _mo(
         HEADER.replace(b"2026-12-07 11:22:33+0100", b"1970-01-01 00:00:00+0000").replace(
             b"2026-12-07 11:23+0000", ZERO_TEXT.encode()

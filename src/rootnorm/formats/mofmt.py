@@ -6,6 +6,9 @@ A date is rewritten in UTC in the shape it was written in: gettext's own
 `YYYY-MM-DD HH:MM+ZZZZ` in every catalogue made from a PO file that gettext's tools wrote.
 The length never changes, so no offset moves, and the hash table, which depends on the msgids
 only, stays valid. Every other header line, and a value that is not a date, is kept.
+
+Because only date digits change, the new bytes can be written in place: a write cut short by
+a crash still leaves a valid catalogue (with a mixed-up date the next run sets again).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 import struct
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from rootnorm.archives.plan import CHUNK, Copy, Plan, Unsupported, read_exact
 
@@ -93,9 +96,17 @@ def _layout(src: BinaryIO, size: int) -> tuple[str, int, int, int]:
     return order, count, originals, translations
 
 
-def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan | None:
-    """Plan the catalogue with its header dates set by `target`, or None when nothing
-    changes; raises Unsupported for anything but a well-formed catalogue."""
+class Edit(NamedTuple):
+    """The header's new bytes from `offset` on: the dates set, the bytes between them kept."""
+
+    offset: int
+    data: bytes
+    fields: tuple[str, ...]  # the names of the fields that change, sorted
+
+
+def edit(src: BinaryIO, size: int, target: Callable[[int], int]) -> Edit | None:
+    """The change that sets the header's dates by `target`, or None when nothing changes;
+    raises Unsupported for anything but a well-formed catalogue."""
     order, count, originals, translations = _layout(src, size)
     if count == 0:
         return None
@@ -109,21 +120,34 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan | None:
     header = read_exact(src, at, length + 1)
     if header[-1:] != b"\0":
         raise Unsupported("header entry is not NUL-terminated")
-    result = Plan()
-    pos = 0
+    spans = []
     for field in FIELD.finditer(header, 0, length):
         new = _new_value(field[2], target)
-        if new is None:
-            continue
-        start = at + field.start(2)
-        result.add(Copy(pos, start - pos))
-        result.add(new)
-        pos = start + len(new)
-        result.changes.add(field[1].decode())
-    if not result.changes:
+        if new is not None:
+            spans.append((field.start(2), new, field[1].decode()))
+    if not spans:
         return None
     # Only now is the rest checked: a catalogue that needs nothing costs a few small reads.
     _check_strings(src, originals, count, size, order)
     _check_strings(src, translations, count, size, order)
-    result.add(Copy(pos, size - pos))
+    first, last = spans[0][0], spans[-1][0] + len(spans[-1][1])
+    data = bytearray(header[first:last])
+    for start, new, _ in spans:
+        data[start - first : start - first + len(new)] = new
+    return Edit(at + first, bytes(data), tuple(sorted({name for _, _, name in spans})))
+
+
+def plan_of(change: Edit, size: int) -> Plan:
+    result = Plan()
+    result.add(Copy(0, change.offset))
+    result.add(change.data)
+    end = change.offset + len(change.data)
+    result.add(Copy(end, size - end))
+    result.changes = set(change.fields)
     return result
+
+
+def plan(src: BinaryIO, size: int, target: Callable[[int], int]) -> Plan | None:
+    """`edit` as a plan of the whole file (what a fuzz target or a rewrite uses)."""
+    change = edit(src, size, target)
+    return None if change is None else plan_of(change, size)
