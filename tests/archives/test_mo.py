@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from archive_helpers import (
     BUILD_TIMES,
+    EPOCH,
     assert_left_unsupported,
     clamp,
     inspect,
@@ -176,6 +177,16 @@ def test_dates_far_apart_rewrite_the_file(tmp_path: Path) -> None:
     assert isinstance(decision, Rewrite)
     want = header.replace(b"2026-12-07 11:22:33+0100", b"1970-01-01 00:00:00+0000")
     assert path.read_bytes() == _mo(want.replace(b"2026-12-07 11:23+0000", ZERO_TEXT.encode()))
+
+
+def test_set_policy_is_idempotent_for_a_shape_without_seconds(tmp_path: Path) -> None:
+    from rootnorm.clock import Clock, Policy
+
+    settings = Settings(Clock(Policy.SET, EPOCH), True, EPOCH)  # 22:13:20: seconds not kept
+    path = tmp_path / "set.mo"
+    path.write_bytes(_mo(HEADER))
+    assert isinstance(normalise("mo", path, settings), Patch)
+    assert inspect("mo", path, settings) is None
 
 
 def test_older_dates_and_non_dates_kept_under_clamp(tmp_path: Path) -> None:

@@ -53,7 +53,8 @@ def _new_value(value: bytes, target: Callable[[int], int]) -> bytes | None:
     if m[7]:
         text += f":{utc:%S}"
     text += f"{m[8].decode()}+00{m[11].decode()}00"
-    return text.encode() if len(text) == len(value) else None
+    # The same text when the shape has no seconds and only they differ (set, at 22:13:20)
+    return text.encode() if len(text) == len(value) and text.encode() != value else None
 
 
 def _check_strings(src: BinaryIO, table: int, count: int, size: int, order: str) -> None:
