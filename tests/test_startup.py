@@ -13,7 +13,14 @@ from testlib import SRC
 
 # dataclasses too: importing it (it imports inspect) and making ~15 classes with it took as long
 # as all of rootnorm's own imports; start-up classes are NamedTuples or plain classes
-HEAVY = ("elftools", "rootnorm.archives", "multiprocessing", "tqdm", "dataclasses")
+HEAVY = (
+    "elftools",
+    "rootnorm.archives",
+    "rootnorm.formats",
+    "multiprocessing",
+    "tqdm",
+    "dataclasses",
+)
 SHOW_MODULES = (
     "import sys\n"
     "from rootnorm import cli\n"

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from testlib import rootnorm
+from testlib import rootnorm, unavailable
 
 from rootnorm import inventory
 from rootnorm.archives import zipfmt
 from rootnorm.clock import Clock, Policy
-from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
+from rootnorm.decisions import Decision, Leave, Outcome, Patch, Rewrite
 from rootnorm.handlers import load
 from rootnorm.handlers.base import Item, Settings
 
@@ -60,8 +60,12 @@ def assert_left_unsupported(handler: str, path: Path, content: bytes, why: str) 
 def normalise(
     handler: str, path: Path, settings: Settings, options: Mapping[str, object] = {}
 ) -> Decision:
-    """Inspect and apply a Rewrite in place (what the writer does, minus its safety rules)."""
+    """Inspect and apply a Patch or Rewrite (what the writer does, minus its safety rules)."""
     decision = inspect(handler, path, settings, options)
+    if isinstance(decision, Patch):
+        with path.open("r+b") as f:
+            f.seek(decision.offset)
+            f.write(decision.data)
     if isinstance(decision, Rewrite):
         tmp = path.with_name(path.name + ".tmp")
         with path.open("rb") as src, tmp.open("wb") as dst:
@@ -83,6 +87,13 @@ def needs(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
+
+
+def required(*tools: str) -> None:
+    """Like `needs`, but a failure in CI, which installs these tools (.ci/run)."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        unavailable(f"needs {', '.join(missing)}")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

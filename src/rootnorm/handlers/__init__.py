@@ -22,6 +22,9 @@ REGISTRY: dict[str, str] = {
     "keystore": "rootnorm.handlers.keystore:KeystoreHandler",
     "conda": "rootnorm.handlers.conda:CondaHandler",
     "groovy": "rootnorm.handlers.groovy:GroovyHandler",
+    "mo": "rootnorm.handlers.mo:MoHandler",
+    "png": "rootnorm.handlers.png:PngHandler",
+    "javadoc": "rootnorm.handlers.javadoc:JavadocHandler",
     "mtime": "rootnorm.handlers.mtime:MtimeHandler",
 }
 

@@ -1,4 +1,5 @@
 """What the archive handlers share: chosen by name suffix, decided by a format's planner.
+The mo, png and javadoc handlers are built the same way over `rootnorm.formats`.
 
 The format code (and zlib, mmap, calendar) is imported when the first archive is inspected,
 not when a profile lists the handler: a tree without archives never loads it.
