@@ -22,6 +22,11 @@ class Unsupported(Exception):
     """The input is not (or not safely) the format the planner handles; it stays untouched."""
 
 
+class NotThisFormat(Unsupported):
+    """Not this format at all (no end record, no magic): for a file found by its content
+    rather than its name, that is no finding, only a file that looked like one."""
+
+
 class Changed(OSError):
     """The original changed between planning and writing."""
 

@@ -24,6 +24,7 @@ from rootnorm.archives import zip64, zipcontent, zipextra
 from rootnorm.archives.plan import (
     Copy,
     Inflated,
+    NotThisFormat,
     Plan,
     Segment,
     Unsupported,
@@ -92,6 +93,7 @@ class ZipEntry(NamedTuple):
 class Options(NamedTuple):
     canonical_order: bool = True
     manifest_drop: tuple[str, ...] = ("Built-By", "Bnd-LastModified")
+    by_content: bool = False  # found by its bytes, not its name: the format may have rules
 
 
 NewContent = Union[bytes, Inflated]
@@ -116,7 +118,7 @@ def _find_end(src: BinaryIO, size: int) -> End:
     while True:
         pos = tail.rfind(b"PK\x05\x06", 0, pos)
         if pos < 0:
-            raise Unsupported("no end of central directory record (truncated?)")
+            raise NotThisFormat("no end of central directory record (truncated?)")
         if pos + EOCD.size <= len(tail):
             _, disk, cd_disk, here, count, cd_size, cd_offset, comment_len = EOCD.unpack_from(
                 tail, pos
@@ -513,13 +515,14 @@ def _settled(
 def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) -> Plan | None:
     """The canonical archive, or None when it is proven to be the archive as it is."""
     if not read_at(src, 0, 4).startswith((b"PK\x03\x04", b"PK\x05\x06", b"#!", JMOD_MAGIC)):
-        raise Unsupported("no zip magic")
+        raise NotThisFormat("no zip magic")
     entries, cd_start, base, end = _read_entries(src, size)
     if not entries:
         return None  # the plan would be the file, copied
     times = _times(entries, target)
     contents, content_changes = _new_contents(src, entries, times, opts)
-    ordered = sorted(entries, key=_order_key) if opts.canonical_order else entries
+    sort, aligned = _layout_rules(entries, opts)
+    ordered = sorted(entries, key=_order_key) if sort else entries
     if not contents and end.zip64 is None and _settled(entries, ordered, times):
         return None
     result = Plan()
@@ -544,6 +547,8 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
         if new_content is not None:
             sizes, stored = _encoded(src, new_content, entry.method == DEFLATED)
         header = _local_header(entry, when, sizes)
+        if aligned and entry.method == STORED and not entry.data % 4 and (pos + len(header)) % 4:
+            raise Unsupported(f"{entry.name!r} would lose the 4-byte alignment of its data")
         central = _central_header(entry, when, sizes, pos - base)
         central_extra = central[-1]
         if (central[0][4], central[0][5]) != (entry.central[4], entry.central[5]):
@@ -569,6 +574,21 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
     if pos != cd_start:
         result.changes.add("entry layout")
     return result
+
+
+def _layout_rules(entries: Sequence[ZipEntry], opts: Options) -> tuple[bool, bool]:
+    """Whether the entries may be sorted, and whether stored data aligned to 4 bytes must stay
+    so. An APK (v1 signed, zipaligned) keeps both its order and its alignment. A zip found by
+    content is sorted only when its entries show a format whose readers go by the central
+    directory: a jar (its manifest first), EPUB/ODF (`mimetype` first, stored, as their specs
+    require) or OOXML; any other keeps its order and alignment (its format's rules unknown)."""
+    names = {entry.name for entry in entries}
+    if b"AndroidManifest.xml" in names:
+        return False, True
+    if not opts.by_content:
+        return opts.canonical_order, False
+    known = MANIFEST in names or b"mimetype" in names or b"[Content_Types].xml" in names
+    return (opts.canonical_order, False) if known else (False, True)
 
 
 def _local_header(entry: ZipEntry, when: int, sizes: Sequence[int]) -> bytes:
