@@ -225,17 +225,18 @@ def _read_entries(src: BinaryIO, size: int) -> tuple[list[ZipEntry], int, int, E
         flags = fields[2]
         if flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS):
             raise Unsupported(f"encrypted entry {name!r}")
-        header = zip64.Values(fields[8], fields[7], fields[15], fields[12])
-        marks = zip64.marked(*header)
+        marks = 0
         tail = b""
-        if marks:
+        if LIMIT32 in (fields[7], fields[8], fields[15]) or fields[12] == LIMIT16:
+            header = zip64.Values(fields[8], fields[7], fields[15], fields[12])
+            marks = zip64.marked(*header)
             values, tail = zip64.decode(zip64.field(central_extra), marks, header)
             fields[8], fields[7], fields[15], fields[12] = values
         if fields[12] != 0:
             raise Unsupported("multi-disk archive")
         entries.append(
-            _read_local(src, name, fields, central_extra, entry_comment, base, cd_start)._replace(
-                marks=marks, central_tail=tail
+            _read_local(
+                src, name, fields, central_extra, entry_comment, base, cd_start, marks, tail
             )
         )
     if len(entries) != end.entries:
@@ -252,6 +253,8 @@ def _read_local(
     comment: bytes,
     base: int,
     cd_start: int,
+    marks: int,
+    central_tail: bytes,
 ) -> ZipEntry:
     start = base + central[15]
     if start + LOCAL.size > cd_start:
@@ -298,7 +301,18 @@ def _read_local(
     if end > cd_start:
         raise Unsupported(f"entry {name!r} runs into the central directory")
     return ZipEntry(
-        name, central, central_extra, comment, local, local_extra, start, data, end, local64
+        name,
+        central,
+        central_extra,
+        comment,
+        local,
+        local_extra,
+        start,
+        data,
+        end,
+        local64,
+        marks,
+        central_tail,
     )
 
 
@@ -378,11 +392,15 @@ def _times(entries: Sequence[ZipEntry], target: Callable[[int], int]) -> dict[by
 def _attributes(entry: ZipEntry) -> tuple[int, int]:
     """The entry's "made by" (host Unix, whatever made it) and external attributes:
     permissions 0644/0755 (directories 0755) with the file type kept (symlinks stay)."""
-    made_by, attributes = entry.central[0], entry.central[14]
+    return _pinned(entry.central[0], entry.central[14], entry.name.endswith(b"/"))
+
+
+@functools.lru_cache(maxsize=256)  # a few distinct values per archive
+def _pinned(made_by: int, attributes: int, slash: bool) -> tuple[int, int]:
     mode = attributes >> 16 if made_by >> 8 == UNIX_HOST else 0
     kind = mode & 0o170000
     if not kind:  # another host's attributes, or none: the name and DOS bits tell a directory
-        directory = entry.name.endswith(b"/") or bool(attributes & DOS_DIRECTORY)
+        directory = slash or bool(attributes & DOS_DIRECTORY)
         kind = stat.S_IFDIR if directory else stat.S_IFREG
         attributes = DOS_DIRECTORY if directory else 0
     executable = kind == stat.S_IFDIR or mode & 0o100
@@ -621,16 +639,17 @@ def _central_header(
         central[2] &= ~FLAG_DEFLATE_OPTIONS
     extra = zipextra.normalise(entry.central_extra, when)
     crc, compressed, size = sizes
-    values = zip64.Values(size, compressed, offset, 0)
     marks = entry.marks | zip64.needed(size, compressed, offset)
+    disk = 0
     if marks:
+        values = zip64.Values(size, compressed, offset, 0)
         extra = zip64.with_field(extra, zip64.encode(marks, values, entry.central_tail))
-        values = zip64.header_values(marks, values)
+        size, compressed, offset, disk = zip64.header_values(marks, values)
         central[1] = zip64.needs_version(central[1])
-    central[4:9] = [clock, date, crc, values.compressed, values.size]
+    central[4:9] = [clock, date, crc, compressed, size]
     central[10] = len(extra)
-    central[12] = values.disk
-    central[15] = values.offset
+    central[12] = disk
+    central[15] = offset
     central[0], central[14] = _attributes(entry)
     return central, extra
 
