@@ -191,7 +191,8 @@ def _aligned_apk(path: Path, built_by: bool) -> Path:
     sink = io.BytesIO()
     manifest = b"Manifest-Version: 1.0\r\n" + (b"Built-By: me\r\n" if built_by else b"")
     with zipfile.ZipFile(sink, "w") as archive:
-        for name in ("META-INF/MANIFEST.MF", "AndroidManifest.xml", "classes.dex", "res/a.png"):
+        names = ("META-INF/MANIFEST.MF", "AndroidManifest.xml", "resources.arsc", "classes.dex")
+        for name in names:  # not in the canonical order: a sort would move classes.dex up
             info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
             pad = (-(sink.tell() + 30 + len(name))) % 4
             info.extra = b"\0" * pad
@@ -206,7 +207,11 @@ def test_apk_keeps_order_and_alignment(tmp_path: Path) -> None:
     assert isinstance(normalise("zip", path, clamp()), Rewrite)
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
-        assert [i.filename for i in infos][1:3] == ["AndroidManifest.xml", "classes.dex"]
+        assert [i.filename for i in infos][1:] == [
+            "AndroidManifest.xml",
+            "resources.arsc",
+            "classes.dex",
+        ]
         for info in infos:
             data = info.header_offset + 30 + len(info.filename) + len(info.extra)
             assert data % 4 == 0
