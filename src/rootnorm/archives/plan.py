@@ -15,6 +15,7 @@ from typing import BinaryIO, NamedTuple, Union
 CHUNK = 1 << 20
 # The one setting every recompressed entry gets, so its bytes depend only on the content and
 # the zlib in use: level 9, raw deflate (window bits -15), memLevel 8, the default strategy.
+# (zlib-ng, Fedora's zlib since 40, deflates to other bytes: build both images with one kind.)
 LEVEL, WBITS, MEM_LEVEL = 9, -15, 8
 
 
