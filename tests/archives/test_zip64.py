@@ -121,15 +121,16 @@ def _many(path: Path, when: tuple[int, ...], count: int) -> Path:
 @pytest.mark.slow
 def test_over_65535_entries(tmp_path: Path) -> None:
     needs("unzip", "zipinfo")
-    count = 70_000
+    count = 65_600
     paths = [_many(tmp_path / f"b{k}.zip", (2024 + k, 1, 1, 0, 0, 0), count) for k in (0, 1)]
     for path in paths:
         data = path.read_bytes()
         assert struct.unpack_from("<H", data, len(data) - 12)[0] == 0xFFFF  # zip64 counts
         assert isinstance(normalise("zip", path, clamp()), Rewrite)
-        assert inspect("zip", path, clamp()) is None
     assert paths[0].read_bytes() == paths[1].read_bytes()
-    with _check_valid(paths[0]) as archive:
+    run(["unzip", "-tq", str(paths[0])])
+    run(["zipinfo", "-t", str(paths[0])])  # -t: totals, not 65,600 lines
+    with zipfile.ZipFile(paths[0]) as archive:
         names = archive.namelist()
         assert len(names) == count and names == sorted(names)
         assert archive.read("d1/f1") == b"1"
