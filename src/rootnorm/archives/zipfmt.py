@@ -72,6 +72,7 @@ class ZipEntry(NamedTuple):
     local64: bytes | None = None  # the local zip64 field after its two sizes, if it has one
     marks: int = 0  # the central fields the zip64 field stands in for (zip64.SIZE...)
     central_tail: bytes = b""  # the central zip64 field after its values
+    settled64: bool = True  # its zip64 fields, if any, are as the plan writes them
 
     @property
     def method(self) -> int:
@@ -281,7 +282,10 @@ def _read_local(
         raise Unsupported(f"encrypted entry {name!r}")
     local_extra = variable[name_len:]
     local64 = zip64.field(local_extra)
+    settled64 = not marks or central[1] & 0xFF >= zip64.VERSION
     if local64 is not None:  # a local zip64 field holds both sizes, whatever the header says
+        settled64 = settled64 and local[0] & 0xFF >= zip64.VERSION
+        settled64 = settled64 and local[6] == local[7] == zip64.LIMIT32
         if len(local64) < 16:
             raise Unsupported(f"zip64 field of {name!r} too short")
         if local[7] == zip64.LIMIT32:
@@ -313,6 +317,7 @@ def _read_local(
         local64,
         marks,
         central_tail,
+        settled64,
     )
 
 
@@ -501,9 +506,10 @@ def _new_contents(
 def _settled(
     entries: Sequence[ZipEntry], ordered: Sequence[ZipEntry], times: dict[bytes, int]
 ) -> bool:
-    """True when the plan would reproduce the archive: both directories already in the
-    canonical order (so the layout, offsets and end record stay), and every header as the
-    plan writes it. Much cheaper than building the plan, for the usual second run."""
+    """True when the plan would reproduce the archive, up to a zip64 end record: both
+    directories already in the canonical order (so the layout, offsets and a classic end
+    record stay), and every header as the plan writes it. Much cheaper than building the
+    plan, for the usual second run."""
     if ordered != entries or any(a.start > b.start for a, b in zip(entries, entries[1:])):
         return False
     for entry in entries:
@@ -518,6 +524,7 @@ def _settled(
             or local[1] & FLAG_DESCRIPTOR
             or central[2] & FLAG_DESCRIPTOR
             or _attributes(entry) != (central[0], central[14])
+            or not entry.settled64
         ):
             return False
         if entry.local_extra and zipextra.normalise(entry.local_extra, when) != entry.local_extra:
@@ -541,8 +548,12 @@ def plan(src: BinaryIO, size: int, target: Callable[[int], int], opts: Options) 
     contents, content_changes = _new_contents(src, entries, times, opts)
     sort, aligned = _layout_rules(entries, opts)
     ordered = sorted(entries, key=_order_key) if sort else entries
-    if not contents and end.zip64 is None and _settled(entries, ordered, times):
-        return None
+    if not contents and _settled(entries, ordered, times):
+        if end.zip64 is None:
+            return None
+        records = _end(end, len(entries), end.cd_size, end.start, base)
+        if read_at(src, end.start, size - end.start) == records:
+            return None
     result = Plan()
     result.changes.update(content_changes)
     if [e.start for e in ordered] != sorted(e.start for e in ordered):
