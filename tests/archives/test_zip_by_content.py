@@ -247,3 +247,23 @@ def test_cli_generic_finds_zips_by_content(tmp_path: Path) -> None:
     assert "book.epub" in changed[0] + changed[1] and "/data" in changed[0] + changed[1]
     again = cli("--check", "--profile", "generic", "--source-date-epoch", "1700000000", str(root))
     assert again.returncode == 0, again.stdout
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("word/document.xml", "[Content_Types].xml", "_rels/.rels"),  # OOXML (.docx)
+        ("org/a/Main.class", "META-INF/MANIFEST.MF"),  # a jar by another name (.hpi, .nbm)
+    ],
+    ids=["ooxml", "jar"],
+)
+def test_known_formats_found_by_content_are_sorted(tmp_path: Path, names: tuple[str, ...]) -> None:
+    path = tmp_path / "document.bin"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in names:
+            archive.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), name * 3)
+    assert isinstance(normalise("zip", path, clamp(), ON), Rewrite)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        listed = archive.namelist()
+    assert listed == sorted(names, key=lambda n: (n != "META-INF/MANIFEST.MF", n))
