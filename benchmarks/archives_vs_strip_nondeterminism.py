@@ -1,7 +1,8 @@
 """Time rootnorm's archive handlers against Debian's strip-nondeterminism on the same archives.
 
-Builds one corpus (gzip'd man pages, jars, static libraries), copies it twice, and runs both
-tools as whole processes, one after the other in the same run:
+Builds one corpus (gzip'd man pages, jars, static libraries; optionally zip64 zips and EPUBs,
+which rootnorm finds by content), copies it twice, and runs both tools as whole processes, one
+after the other in the same run:
 
     rootnorm --profile <archives-only profile> --source-date-epoch E ROOT
     strip-nondeterminism --timestamp E --normalizers=+all FILE...   (one process, every file)
@@ -10,6 +11,8 @@ Also timed, in this process: rootnorm's format code alone (plan, compare, produc
 discarding sink), which leaves out start-up, the walk and the writer's fsyncs.
 
 Usage: python benchmarks/archives_vs_strip_nondeterminism.py [--gz N] [--jars N] [--libs N]
+           [--zip64 N] [--epubs N]
+(`--gz 0 --jars 0 --libs 0 --zip64 40` times one kind alone.)
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ policy = "clamp"
 name = "gzip"
 [[handler]]
 name = "zip"
+by_content = true
 [[handler]]
 name = "ar"
 """
@@ -49,7 +53,34 @@ def _text(rng: random.Random, size: int) -> bytes:
     return b" ".join(rng.choice(words) for _ in range(size // 5))
 
 
-def corpus(root: Path, gz: int, jars: int, libs: int) -> list[Path]:
+def _zips(root: Path, rng: random.Random, zip64: int, epubs: int) -> list[Path]:
+    """zip64 zips (Python's force_zip64 on every entry) and EPUBs (mimetype first, stored)."""
+    files = []
+    when = time.gmtime(BUILD)[:6]
+    data = root / "usr/share/data"
+    data.mkdir(parents=True, exist_ok=True)
+    for i in range(zip64):
+        path = data / f"set{i}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for k in range(rng.randint(50, 400)):
+                info = zipfile.ZipInfo(f"c/{k % 9}/{k}", when)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as out:
+                    out.write(_text(rng, rng.randint(500, 8_000)))
+        files.append(path)
+    for i in range(epubs):
+        path = data / f"book{i}.epub"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(zipfile.ZipInfo("mimetype", when), "application/epub+zip", 0)
+            for k in range(rng.randint(20, 200)):
+                info = zipfile.ZipInfo(f"OEBPS/ch{k}.xhtml", when)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, _text(rng, rng.randint(2_000, 20_000)))
+        files.append(path)
+    return files
+
+
+def corpus(root: Path, gz: int, jars: int, libs: int, zip64: int, epubs: int) -> list[Path]:
     rng = random.Random(42)
     files = []
     man = root / "usr/share/man/man1"
@@ -85,7 +116,7 @@ def corpus(root: Path, gz: int, jars: int, libs: int) -> list[Path]:
         for name in names:
             (lib / name).unlink()
         files.append(lib / f"lib{i}.a")
-    return files
+    return files + _zips(root, rng, zip64, epubs)
 
 
 class _Sink(io.RawIOBase):
@@ -106,6 +137,8 @@ def format_code(files: list[Path]) -> float:
     planners = {
         ".gz": partial(gzipfmt.plan, target=target),
         ".jar": partial(zipfmt.plan, target=target, opts=zipfmt.Options()),
+        ".zip": partial(zipfmt.plan, target=target, opts=zipfmt.Options()),
+        ".epub": partial(zipfmt.plan, target=target, opts=zipfmt.Options(by_content=True)),
         ".a": partial(arfmt.plan, target=target),
     }
     start = time.perf_counter()
@@ -129,13 +162,15 @@ def main() -> int:
     parser.add_argument("--gz", type=int, default=1000)
     parser.add_argument("--jars", type=int, default=40)
     parser.add_argument("--libs", type=int, default=40)
+    parser.add_argument("--zip64", type=int, default=0)
+    parser.add_argument("--epubs", type=int, default=0)
     args = parser.parse_args()
     if shutil.which("strip-nondeterminism") is None:
         print("strip-nondeterminism is not installed", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        files = corpus(base / "corpus", args.gz, args.jars, args.libs)
+        files = corpus(base / "corpus", args.gz, args.jars, args.libs, args.zip64, args.epubs)
         size = sum(f.stat().st_size for f in files)
         shutil.copytree(base / "corpus", base / "rootnorm", symlinks=True)
         shutil.copytree(base / "corpus", base / "strip", symlinks=True)
@@ -171,9 +206,12 @@ def main() -> int:
             for f in files
         )
     print(
-        f"corpus: {args.gz} gzip, {args.jars} jars, {args.libs} static libs, "
-        f"{size / 1e6:.1f} MB; rootnorm changed {changed} of {len(files)}"
+        f"corpus: {args.gz} gzip, {args.jars} jars, {args.libs} static libs, {args.zip64} zip64, "
+        f"{args.epubs} epub, {size / 1e6:.1f} MB; rootnorm changed {changed} of {len(files)}"
     )
+    mb = size / 1e6
+    print(f"per MB: rootnorm {ours / mb * 1e3:.1f} ms, format code {alone / mb * 1e3:.1f} ms, ")
+    print(f"        strip-nondeterminism {theirs / mb * 1e3:.1f} ms")
     print(f"rootnorm (archive handlers, one process):   {ours:7.2f} s")
     print(f"strip-nondeterminism (one process, all files): {theirs:7.2f} s")
     print(f"rootnorm format code alone (in process):    {alone:7.2f} s")

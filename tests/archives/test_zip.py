@@ -134,9 +134,15 @@ def test_jar_tool_builds(tmp_path: Path, settings: Settings, tuple_time: tuple[i
     assert b"Built-By-Note: kept0" in text and b"wraps at 72 bytes" in text
     for original in originals:
         original.pop("META-INF/MANIFEST.MF")
-        assert after == original
+        assert {name: data for name, (_, data) in after.items()} == {
+            name: data for name, (_, data) in original.items()
+        }
+        assert {kind for kind, _ in original.values()} == {0}  # jar: MS-DOS host, no mode
     with zipfile.ZipFile(paths[0]) as archive:
         names = archive.namelist()
+        for info in archive.infolist():  # now Unix, 0755 directories, 0644 files
+            assert info.create_system == 3
+            assert info.external_attr >> 16 == (0o40755 if info.is_dir() else 0o100644)
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
     assert names[2:] == sorted(names[2:])
 

@@ -122,3 +122,52 @@ def test_signed_jar_still_verifies(tmp_path: Path) -> None:
     assert after == before  # the manifest keeps Built-By: the signature covers it
     assert names[:2] == ["META-INF/", "META-INF/MANIFEST.MF"]
     assert "jar verified" in run(["jarsigner", "-verify", str(jar)])
+
+
+def _large_egg(path: Path, when: tuple[int, ...]) -> Path:
+    """A zip of a .py and a pyc of about 4 MB that deflates to a few KB (the issue's 1.04 MB
+    archive grew 1000x when its pyc was stored back uncompressed)."""
+    source = b"DATA = b'" + b"x" * 4_000_000 + b"'\n"
+    code = compile(source.replace(b"x", b"y"), "big.py", "exec")  # tells which one ran
+    header = importlib.util.MAGIC_NUMBER + struct.pack(
+        "<III", 0, calendar.timegm(when), len(source)
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("big.py", when), source, zipfile.ZIP_DEFLATED)
+        pyc = zipfile.ZipInfo("big.pyc", when)
+        archive.writestr(pyc, header + marshal.dumps(code), zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_patched_pyc_stays_deflated_and_reproducible(tmp_path: Path) -> None:
+    paths = [_large_egg(tmp_path / f"b{k}.egg", (2024 + k, 3, 1, 10, 0, 0)) for k in (0, 1)]
+    before = paths[0].stat().st_size
+    with zipfile.ZipFile(paths[0]) as archive:
+        big_py = archive.getinfo("big.py").compress_size
+    for path in paths:
+        decision = normalise("zip", path, clamp())
+        assert isinstance(decision, Rewrite) and "pyc source mtimes" in decision.what
+        assert inspect("zip", path, clamp()) is None
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert abs(paths[0].stat().st_size - before) < 1024  # not 4 MB more
+    with zipfile.ZipFile(paths[0]) as archive:
+        info = archive.getinfo("big.pyc")
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.compress_size < 64 << 10
+        assert archive.getinfo("big.py").compress_size == big_py  # copied, not recompressed
+        assert archive.testzip() is None
+    run(["unzip", "-tq", str(paths[0])])
+    code = f"import sys; sys.path.insert(0, {str(paths[0])!r}); import big; print(big.DATA[:3])"
+    assert run([sys.executable, "-I", "-c", code]).strip() == "b'yyy'"  # from the pyc
+
+
+def test_edited_manifest_stays_deflated(tmp_path: Path) -> None:
+    path = tmp_path / "app.jar"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as jar:
+        text = "Manifest-Version: 1.0\r\nBuilt-By: me\r\n" + "X-Pad: padding\r\n" * 200 + "\r\n"
+        jar.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", BUILD), text, zipfile.ZIP_DEFLATED)
+    assert isinstance(normalise("zip", path, clamp()), Rewrite)
+    with zipfile.ZipFile(path) as jar:
+        info = jar.getinfo("META-INF/MANIFEST.MF")
+        assert info.compress_type == zipfile.ZIP_DEFLATED and info.compress_size < 200
+        assert b"Built-By" not in jar.read(info)

@@ -2,7 +2,8 @@
 
 Archives are generated from a fixed seed with what real writers vary: entry order, times older
 and newer than the target, DOS-only or UT/UX/Ux/NTFS extra fields,
-Unix or DOS permissions, stored or deflated data, data descriptors, comments; each also after
+Unix or DOS permissions, stored or deflated data, data descriptors, comments, zip64 local
+fields (Python's force_zip64) and zip64 end records; each also after
 rootnorm normalised it (where the proof must hold), after one random edit of one header field
 of a normalised one, and normalised in its own order then asked for the canonical order. For
 each, `plan` with the proof and the full plan without it must agree: None exactly when the
@@ -21,7 +22,7 @@ from collections.abc import Callable
 import pytest
 from archive_helpers import EPOCH, Unseekable, central_records
 
-from rootnorm.archives import zipextra, zipfmt
+from rootnorm.archives import zip64, zipextra, zipfmt
 from rootnorm.archives.plan import Unsupported
 
 NAMES = ["mimetype", "META-INF/", "META-INF/MANIFEST.MF", "a/first.txt", "m/", "z/last.txt"]
@@ -52,10 +53,21 @@ def _extra(rng: random.Random, when: int) -> bytes:
     return b"".join(fields)
 
 
+def _with_zip64_end(data: bytes, comment: bytes) -> bytes:
+    """`data` with a zip64 end record and locator before its classic end record."""
+    eocd = len(data) - zipfmt.EOCD.size - len(comment)
+    _, _, _, _, count, cd_size, cd_offset, _ = zipfmt.EOCD.unpack_from(data, eocd)
+    record = zip64.END.pack(
+        b"PK\x06\x06", 44, 0x31E, 45, 0, 0, count, count, cd_size, cd_offset
+    ) + zip64.LOCATOR.pack(b"PK\x06\x07", 0, eocd, 1)
+    return data[:eocd] + record + data[eocd:]
+
+
 def _archive(rng: random.Random) -> bytes:
     sink = io.BytesIO()
     target = Unseekable(sink) if rng.random() < 0.25 else sink
     names = rng.sample(NAMES, rng.randint(1, len(NAMES)))
+    force_zip64 = rng.random() < 0.3  # as reproducible packers of OME-Zarr zips do
     with zipfile.ZipFile(target, "w") as archive:  # type: ignore[arg-type]
         for name in names:
             info = zipfile.ZipInfo(name, rng.choice(TIMES))
@@ -65,8 +77,15 @@ def _archive(rng: random.Random) -> bytes:
             info.compress_type = rng.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
             info.extra = _extra(rng, 1_600_000_000 + rng.randrange(200_000_000))
             info.comment = rng.choice([b"", b"note"])
-            archive.writestr(info, b"" if name.endswith("/") else name.encode() * 20)
+            data = b"" if name.endswith("/") else name.encode() * 20
+            if force_zip64 and data:
+                with archive.open(info, "w", force_zip64=True) as out:
+                    out.write(data)
+            else:
+                archive.writestr(info, data)
         archive.comment = rng.choice([b"", b"archive comment"])
+    if rng.random() < 0.3:
+        return _with_zip64_end(sink.getvalue(), archive.comment)
     return sink.getvalue()
 
 
@@ -97,6 +116,7 @@ def _one_edit(rng: random.Random, data: bytes) -> bytes:
     local_extra = entry.start + zipfmt.LOCAL.size + len(entry.name)
     central_extra = central + zipfmt.CENTRAL.size + len(entry.name)
     spots = [
+        entry.start + 4,  # local version needed
         entry.start + 10,  # local DOS time, date
         entry.start + 12,
         central + 12,  # central DOS time, date
@@ -104,11 +124,17 @@ def _one_edit(rng: random.Random, data: bytes) -> bytes:
         central + 38,  # external attributes (permissions)
         central + 40,
         central + 5,  # host system
+        central + 6,  # central version needed
     ]
     spots += [local_extra + i for i in range(len(entry.local_extra))]
     spots += [central_extra + i for i in range(len(entry.central_extra))]
+    tail = data.rfind(b"PK\x06\x06")  # a zip64 end record and its locator
+    if tail >= 0 and rng.random() < 0.5:
+        spots = list(range(tail + 12, tail + zip64.END.size + zip64.LOCATOR.size))
     out = bytearray(data)
-    if rng.random() < 0.1:
+    if tail >= 0 and rng.random() < 0.1:
+        out[tail + zip64.END.size + 16] = 0  # a locator that counts 0 disks, as some writers do
+    elif rng.random() < 0.1:
         out[central + 8] |= 0x08  # a data descriptor flag, central only
     else:
         out[rng.choice(spots)] ^= 1 << rng.randrange(8)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Union, cast
 
-from rootnorm.archives.plan import Plan, Unsupported
+from rootnorm.archives.plan import NotThisFormat, Plan, Unsupported
 from rootnorm.decisions import Decision, Leave, Outcome, Rewrite
 from rootnorm.handlers.base import Item
 
@@ -30,12 +30,15 @@ def _source(item: Item) -> AbstractContextManager[BinaryIO]:
     return item.reader()
 
 
-def decide(fmt: str, planner: Planner, item: Item) -> Decision:
-    """Rewrite when the plan's output differs from the file, Leave when it cannot be planned."""
+def decide(fmt: str, planner: Planner, item: Item, by_content: bool = False) -> Decision:
+    """Rewrite when the plan's output differs from the file, Leave when it cannot be planned
+    (nothing at all when a file found `by_content` turns out not to be the format)."""
     size = item.entry.size
     with _source(item) as src:
         try:
             plan = planner(src, size)
+        except NotThisFormat as exc:
+            return None if by_content else Leave(Outcome.UNSUPPORTED, f"{fmt}: {exc}")
         except Unsupported as exc:
             return Leave(Outcome.UNSUPPORTED, f"{fmt}: {exc}")
         if plan is None or plan.same_as(src, size):

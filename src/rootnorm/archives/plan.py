@@ -2,20 +2,30 @@
 
 Planning never writes. `Plan.same_as` tells, without a copy, whether the output would equal the
 input, so an already normalised archive is left alone and `--check` is exact. `Plan.write`
-streams the output with bounded memory; compressed data is copied, never recompressed.
+streams the output with bounded memory; compressed data is copied, and only an entry whose
+content must change is recompressed (see `deflate`).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple, Union
 
 CHUNK = 1 << 20
+# The one setting every recompressed entry gets, so its bytes depend only on the content and
+# the zlib in use: level 9, raw deflate (window bits -15), memLevel 8, the default strategy.
+# (zlib-ng, Fedora's zlib since 40, deflates to other bytes: build both images with one kind.)
+LEVEL, WBITS, MEM_LEVEL = 9, -15, 8
 
 
 class Unsupported(Exception):
     """The input is not (or not safely) the format the planner handles; it stays untouched."""
+
+
+class NotThisFormat(Unsupported):
+    """Not this format at all (no end record, no magic): for a file found by its content
+    rather than its name, that is no finding, only a file that looked like one."""
 
 
 class Changed(OSError):
@@ -32,8 +42,8 @@ class Copy(NamedTuple):  # a tuple, not a dataclass: a zip plan makes one per en
 class Inflated(NamedTuple):
     """An entry's content, decompressed (raw deflate when `deflated`) with `patches` applied.
 
-    Used for the few entries whose content must change (a pyc's source mtime): they are
-    stored uncompressed afterwards, so nothing is ever recompressed.
+    Used for the few entries whose content must change (a pyc's source mtime). A deflated
+    entry stays deflated (`recompress`): its output is the patched content through `deflate`.
     """
 
     offset: int
@@ -41,6 +51,11 @@ class Inflated(NamedTuple):
     length: int
     deflated: bool
     patches: tuple[tuple[int, bytes], ...]
+    recompress: bool = False
+
+    def output(self, src: BinaryIO) -> Iterator[bytes]:
+        """What goes into the archive: the patched content, deflated again if it was."""
+        return deflate(self.chunks(src)) if self.recompress else self.chunks(src)
 
     def chunks(self, src: BinaryIO) -> Iterator[bytes]:
         try:
@@ -66,6 +81,16 @@ class Inflated(NamedTuple):
 
 
 Segment = Union[bytes, Copy, Inflated]
+
+
+def deflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`chunks` as one raw deflate stream, with the fixed settings above."""
+    engine = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY)
+    for chunk in chunks:
+        out = engine.compress(chunk)
+        if out:
+            yield out
+    yield engine.flush()
 
 
 def read_at(src: BinaryIO, offset: int, size: int) -> bytes:
@@ -167,7 +192,7 @@ class Plan:
             if isinstance(seg, bytes):
                 dst.write(seg)
             elif isinstance(seg, Inflated):
-                for chunk in seg.chunks(src):
+                for chunk in seg.output(src):
                     dst.write(chunk)
             else:
                 src.seek(seg.offset)

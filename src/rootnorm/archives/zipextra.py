@@ -2,13 +2,12 @@
 
 Every field keeps its id and length, so headers keep their size. Fields this module does not
 know are kept byte for byte, as are bytes that do not parse as fields (alignment padding).
+The zip64 field is the planner's (see `zip64`): kept here as it is.
 """
 
 from __future__ import annotations
 
 import struct
-
-from rootnorm.archives.plan import Unsupported
 
 ZIP64 = 0x0001
 NTFS = 0x000A
@@ -86,8 +85,6 @@ def normalise(extra: bytes, when: int) -> bytes:
         return extra
     out = []
     for ident, data in fields(extra):
-        if ident == ZIP64:
-            raise Unsupported("zip64 extra field")
         if ident == UNIX_TIME:
             data = _ut(data, when)
         elif ident == INFOZIP_UNIX1:

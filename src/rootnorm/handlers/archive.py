@@ -34,7 +34,7 @@ class ArchiveHandler(Handler):
         """The format's planner with this run's settings (imports the format code)."""
         raise NotImplementedError
 
-    def name_keys(self) -> tuple[bytes, ...]:
+    def name_keys(self) -> tuple[bytes, ...] | None:
         return tuple(name_key(suffix) for suffix in self.suffixes)
 
     def wants(self, entry: Entry) -> bool:
