@@ -87,7 +87,7 @@ def one_run(tree: Path, profile_name: str, second: bool) -> dict[str, float]:
         spent["  content, outside inspect"] = spent["content"] - inspected
         if run.mtime is not None:
             start = time.perf_counter()
-            pipeline._mtimes(run, run.mtime, inventory, report, Progress(False))
+            pipeline._mtimes(run, run.mtime, inventory, report)
             spent["mtime pass"] = time.perf_counter() - start
     finally:
         gc.enable()

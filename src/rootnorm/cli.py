@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
 import os
+import re
 import sys
+import time
 from collections.abc import Sequence
+from typing import TextIO
 
-from rootnorm import __version__, handlers, pipeline
+from rootnorm import __version__, findings, handlers, pipeline
 from rootnorm import profile as profiles
-from rootnorm.clock import Policy
+from rootnorm.clock import MAX_SECONDS, Policy
 from rootnorm.errors import UsageError
 from rootnorm.progress import Progress
-from rootnorm.report import EXIT_FAILED, EXIT_USAGE, Report
+from rootnorm.report import EXAMPLES, EXIT_FAILED, EXIT_USAGE, Report
 
 EXIT_INTERNAL = 4
 
@@ -50,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--source-date-epoch",
         metavar="N",
-        help="SOURCE_DATE_EPOCH for the clamp and set policies (default: the environment's)",
+        help="SOURCE_DATE_EPOCH for the clamp and set policies (default: the environment's); "
+        "seconds since 1970, 0 to 4294967295 (the most pyc, gzip and ar headers hold)",
     )
     parser.add_argument(
         "--mtime-policy",
@@ -69,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)"
     )
-    parser.add_argument("--report", metavar="FILE", help="write a JSON report to FILE")
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON report to FILE, outside ROOT ('-': standard output, and the summary "
+        "goes to standard error)",
+    )
     parser.add_argument(
         "--build-path-prefix",
         action="append",
@@ -81,14 +92,22 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         metavar="IDS",
         default="",
-        help="comma-separated finding ids (e.g. pyc-stale) or 'all': exit 1 when one is found",
+        help="comma-separated finding ids (see --list-findings) or 'all': exit 1 when one is found",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="print only failures")
-    verbosity.add_argument(
-        "--verbose", "-v", action="store_true", help="list every change; progress bar on pipes"
+    verbosity.add_argument("--verbose", "-v", action="store_true", help="list every change")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw the progress bar even when standard error is not a terminal",
     )
-    parser.add_argument("--list-handlers", action="store_true", help="list the handlers and exit")
+    parser.add_argument(
+        "--list-handlers", action="store_true", help="print every handler and its options as TOML"
+    )
+    parser.add_argument(
+        "--list-findings", action="store_true", help="list the ids --fail-on accepts and exit"
+    )
     parser.add_argument(
         "--show-profile", metavar="NAME", help="print a built-in profile's TOML and exit"
     )
@@ -96,32 +115,131 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn(message: str) -> None:
+    print(f"rootnorm: warning: {message}", file=sys.stderr)
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
 def _epoch(flag: str | None) -> int | None:
+    """SOURCE_DATE_EPOCH from the flag or the environment, refused (before anything is
+    written) when it is not ASCII digits or does not fit the headers rootnorm writes."""
     raw = flag if flag is not None else os.environ.get("SOURCE_DATE_EPOCH")
     if raw is None or raw == "":
         return None
     source = "--source-date-epoch" if flag is not None else "SOURCE_DATE_EPOCH"
-    if not raw.isdigit():
+    if not re.fullmatch("[0-9]+", raw):
         raise UsageError(
-            f"{source}={raw!r} is not a non-negative integer (seconds since 1970-01-01 UTC)"
+            f"{source}={raw!r} is not a non-negative integer (seconds since 1970-01-01 UTC, "
+            "ASCII digits 0-9 only)"
         )
-    return int(raw)
+    digits = raw.lstrip("0")
+    if len(digits) > len(str(MAX_SECONDS)) or int(raw) > MAX_SECONDS:
+        milliseconds = " (a value in milliseconds? divide it by 1000)" if len(digits) >= 12 else ""
+        raise UsageError(
+            f"{source}={raw} is too large: pyc, gzip and ar headers hold at most {MAX_SECONDS} "
+            f"({_utc(MAX_SECONDS)}){milliseconds}"
+        )
+    value = int(raw)
+    if value > time.time():
+        _warn(
+            f"{source}={value} ({_utc(value)}) is in the future: the clamp policy changes no "
+            "mtime that is older, and the set policy dates every entry after today"
+        )
+    return value
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)  # a TOML basic string: the same escapes
 
 
 def _list_handlers() -> None:
+    """Every handler as a [[handler]] table with its options at their defaults: valid TOML,
+    in a valid order, to paste into a profile."""
+    print("# Every handler with its options at their defaults (mtime must stay last).")
     for name in handlers.REGISTRY:
         cls = handlers.load(name)
-        print(f"{name:12} {cls.summary}")
+        print(f"\n# {name}: {cls.summary}\n[[handler]]\nname = {_toml(name)}")
         for option in cls.options:
-            default = option.default
-            shown = list(default) if isinstance(default, tuple) else default
-            print(f"{'':14}{option.name} = {shown!r}: {option.help}")
+            choices = f" ({' | '.join(option.choices)})" if option.choices else ""
+            print(f"{option.name} = {_toml(option.default)}  # {option.help}{choices}")
+
+
+def _fail_on(raw: str) -> frozenset[str]:
+    ids = frozenset(filter(None, (part.strip() for part in raw.split(","))))
+    unknown = findings.unknown(ids)
+    if unknown:
+        raise UsageError(
+            f"--fail-on: unknown id {', '.join(unknown)}; valid ids: all, "
+            f"{', '.join(sorted(findings.IDS))} (rootnorm --list-findings says what each means)"
+        )
+    return ids
+
+
+def _excluded(rel: str, patterns: Sequence[str]) -> bool:
+    """Whether the walk leaves root-relative `rel` out: it, or a directory above it, matches
+    an exclude pattern (the walk's own rule: fnmatch, "*" also matches "/")."""
+    parts = rel.split("/")
+    prefixes = ("/".join(parts[: n + 1]) for n in range(len(parts)))
+    return any(fnmatch.fnmatchcase(p, pattern) for p in prefixes for pattern in patterns)
+
+
+def _check_report_path(path: str, root: str, profile: profiles.Profile) -> None:
+    """Refuse, before anything is changed, a report that cannot be written or that would
+    land in the walked tree (it would then be part of the image, and its directory's mtime
+    would change after the run: the next --check would fail)."""
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
+        raise UsageError(f"--report {path}: is a directory")
+    target = real if os.path.exists(real) else os.path.dirname(real)
+    if not os.path.isdir(os.path.dirname(real)):
+        raise UsageError(f"--report {path}: directory {os.path.dirname(real)} does not exist")
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"--report {path}: not writable ({target}); nothing was changed")
+    root_real = os.path.realpath(root)
+    rel = os.path.relpath(real, root_real)
+    if rel == ".." or rel.startswith("../"):
+        return
+    if _excluded(rel, profile.exclude):
+        return
+    other_fs = os.stat(os.path.dirname(real)).st_dev != os.stat(root_real).st_dev
+    if other_fs and not profile.cross_mounts:
+        return  # the walk does not go there
+    raise UsageError(
+        f"--report {path} is inside ROOT: it would become part of the tree and the next --check "
+        "would find it; write it outside ROOT (or under a path the profile excludes)"
+    )
+
+
+def _profile_warnings(profile: profiles.Profile) -> None:
+    """A profile that will quietly do less than it seems to."""
+    if not profile.steps:
+        _warn(f"profile {profile.name} has no [[handler]]: nothing will be inspected or changed")
+    elif profile.explicit_policy and not any(
+        handlers.load(step.name).whole_tree for step in profile.steps
+    ):
+        _warn(
+            f"profile {profile.name} sets [mtime] policy = {profile.policy.value!r} but has no "
+            "mtime handler: no entry's mtime will be changed (add a last [[handler]] with "
+            'name = "mtime" to apply it)'
+        )
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list_handlers:
         _list_handlers()
+        return 0
+    if args.list_findings:
+        print("\n".join(findings.listing()))
         return 0
     if args.show_profile:
         if args.show_profile not in profiles.BUILTIN:
@@ -130,12 +248,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.root is None:
         raise UsageError("ROOT is required (the tree to process)")
+    if args.root == "":
+        raise UsageError("ROOT is an empty string (an unset variable?); nothing was changed")
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per CPU) or a positive number")
     jobs = args.jobs or len(os.sched_getaffinity(0))
+    fail_on = _fail_on(args.fail_on)
     profile = profiles.load(args.profile)
     if args.mtime_policy:
-        profile = profile._replace(policy=Policy(args.mtime_policy))
+        profile = profile._replace(policy=Policy(args.mtime_policy), explicit_policy=True)
     if args.cross_mounts:
         profile = profile._replace(cross_mounts=True)
     epoch = _epoch(args.source_date_epoch) if profile.needs_epoch else None
@@ -146,33 +267,81 @@ def run(argv: Sequence[str] | None = None) -> int:
             "(for example the time of the last commit: git log -1 --format=%ct), "
             "or use --profile ostree, which sets every mtime to 0"
         )
+    _profile_warnings(profile)
+    if args.report not in (None, "-"):
+        _check_report_path(args.report, args.root, profile)
     run_ = pipeline.prepare(profile, epoch, args.check, jobs, tuple(args.build_path_prefix))
-    fail_on = frozenset(filter(None, (part.strip() for part in args.fail_on.split(","))))
+    if not args.check:
+        _check_writable(args.root, profile)
     policy = run_.settings.clock.describe() if run_.mtime else "not applied (no mtime handler)"
-    report = Report(profile.name, policy, args.check, [s.name for s in profile.steps])
-    progress = Progress(not args.quiet and (sys.stderr.isatty() or args.verbose))
+    report = Report(
+        profile.name,
+        policy,
+        args.check,
+        [s.name for s in profile.steps],
+        checkout_time=profile.checkout_time and run_.mtime is not None,
+    )
+    progress = Progress(not args.quiet and (sys.stderr.isatty() or args.progress))
     pipeline.execute(run_, args.root, report, progress)
-    if args.report:
+    summary_out = sys.stdout
+    if args.report == "-":
+        summary_out = sys.stderr  # standard output holds the JSON alone
+        report.write_json(sys.stdout)
+        sys.stdout.flush()
+    elif args.report:
         try:
-            report.write_json(args.report)
+            with open(args.report, "w", encoding="utf-8") as out:
+                report.write_json(out)
         except OSError as exc:
             print(f"rootnorm: cannot write {args.report}: {exc.strerror}", file=sys.stderr)
             return EXIT_FAILED
     code = report.exit_code(fail_on)
     if args.quiet:
-        for record in report.failed:
-            print(
-                f"rootnorm: failed: {record.path} [{record.handler}] {record.detail}",
-                file=sys.stderr,
-            )
+        _print_failures(report)
     else:
-        lines = report.summary(args.verbose)
+        lines = [f"rootnorm: ROOT {os.path.abspath(args.root)} (paths below are relative to it)"]
+        lines += report.summary(args.verbose)
         lines += [f"  fail-on {r.finding_id}: {r.path}" for r in report.matched(fail_on)]
-        try:
-            print("\n".join(lines), flush=True)
-        except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _print(summary_out, lines)
     return code
+
+
+def _print_failures(report: Report) -> None:
+    failed = report.failed
+    for record in failed[:EXAMPLES]:
+        print(
+            f"rootnorm: failed: {record.path} [{record.handler}] {record.detail}", file=sys.stderr
+        )
+    if len(failed) > EXAMPLES:
+        print(f"rootnorm: ... and {len(failed) - EXAMPLES} more failures", file=sys.stderr)
+
+
+def _print(out: TextIO, lines: list[str]) -> None:
+    try:
+        print("\n".join(lines), file=out, flush=True)
+    except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _check_writable(root: str, profile: profiles.Profile) -> None:
+    """Say once, up front, what would otherwise fail for every entry."""
+    try:
+        st = os.stat(root)
+        read_only = bool(os.statvfs(root).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # the walk says what is wrong with ROOT
+    if read_only and not profile.cross_mounts:
+        _warn(
+            f"ROOT {root} is on a read-only file system: every change it needs will fail "
+            "(--check says what would change without trying)"
+        )
+        return
+    uid = os.geteuid()
+    if uid != 0 and st.st_uid != uid:
+        _warn(
+            f"running as uid {uid} on a tree owned by uid {st.st_uid}: the mtime and content "
+            "of entries you do not own cannot be changed (run as root, or with --check)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,8 +45,15 @@ class ChunkResult:
         self.new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = []
         # every name of each inode a worker removed; by index, as inode numbers get reused
         self.removed: list[tuple[int, ...]] = []
-        # every name of each inode written, and the final mtime it was given
-        self.mtimes: list[tuple[tuple[int, ...], int]] = []
+        # (index, every name, old mtime, final mtime) of each inode written with a new mtime
+        self.mtimes: list[tuple[int, tuple[int, ...], int, int]] = []
+
+    def add_to(self, report: Report) -> None:
+        """Its records, and the mtimes it set (the mtime pass, which now skips those files,
+        counts them in --check: both modes count the same)."""
+        report.add(self.records)
+        for index, _, old, new in self.mtimes:
+            report.add_mtime(index, old, new)
 
 
 def prepare(
@@ -95,15 +102,15 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     report.add(Record(p.rel, "walk", Outcome.FAILED, p.why) for p in inventory.problems)
     candidates, odd = _candidates(run, inventory)
     report.add(odd)
-    progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
+    report.inspected = len(candidates)
+    progress.start(len(candidates))
     heavy = _costly(run, inventory, candidates) if run.jobs > 1 else []
     if len(heavy) >= MIN_HEAVY:
         _content_parallel(run, inventory, candidates, heavy, report, progress)
     else:
-        result = _content(run, inventory, candidates, progress)
-        report.add(result.records)
+        _content(run, inventory, candidates, progress).add_to(report)
     if run.mtime is not None:
-        _mtimes(run, run.mtime, inventory, report, progress)
+        _mtimes(run, run.mtime, inventory, report)
     progress.close()
 
 
@@ -230,9 +237,13 @@ def _one_file(
                 )
             if run.check:
                 result.records.append(Record(path, handler.name, outcome, decision.what))
+                if isinstance(decision, Remove):  # no mtime to count for it, as in a real run
+                    result.removed.append(tuple(inventory.names_of(index)))
+                    inventory.forget(index)
+                    return
                 continue
             current = inventory.entries[index]
-            old_ino = current.ino
+            old_ino, old_mtime = current.ino, current.mtime_ns
             names = tuple(inventory.names_of(index))
             # A file written now gets its final mtime at once: the mtime pass then skips it.
             mtime = run.mtime.new_mtime(current) if run.mtime is not None else None
@@ -252,7 +263,7 @@ def _one_file(
                 result.removed.append(names)
                 return
             if mtime is not None:
-                result.mtimes.append((names, mtime))
+                result.mtimes.append((index, names, old_mtime, mtime))
             replaced = current.ino != old_ino
             if replaced:
                 result.new_inodes.append((index, current.dev, current.ino, current.size, names))
@@ -286,22 +297,20 @@ def _content_parallel(
     handed = set(heavy)
     light = [candidate for candidate in candidates if candidate not in handed]
     with spread(run.jobs, tasks(inventory, heavy, run.jobs), work) as results:
-        report.add(_content(run, inventory, light, progress).records)
+        _content(run, inventory, light, progress).add_to(report)
         for task, result in results:
-            report.add(result.records)
+            result.add_to(report)
             for index, dev, ino, size, names in result.new_inodes:
                 inventory.update_inode(index, dev, ino, size, names)
             for names in result.removed:
                 inventory.forget(names[0], names)
-            for names, mtime in result.mtimes:
+            for _, names, _, mtime in result.mtimes:
                 for name_index in names:
                     inventory.entries[name_index].mtime_ns = mtime
             progress.update(len(task))
 
 
-def _mtimes(
-    run: Run, handler: MtimeHandler, inventory: Inventory, report: Report, progress: Progress
-) -> None:
+def _mtimes(run: Run, handler: MtimeHandler, inventory: Inventory, report: Report) -> None:
     """Set every entry's final mtime.
 
     An entry that needs a new inode (links outside the root) or is the root is done first, in
@@ -326,7 +335,6 @@ def _mtimes(
         else:
             plain.append(index)
             plain_new.append(new)
-    progress.update(len(entries))
     failed: dict[int, str] = {}
     if not run.check:
         with Writer(inventory) as writer:

@@ -197,4 +197,4 @@ def test_cli_fail_on_stale(fonts: Path) -> None:
     args = ("--check", "--profile", "rpm", "--source-date-epoch", str(EPOCH))
     proc = rootnorm(*args, "--fail-on", "fontconfig-stale", str(fonts))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert f"fail-on fontconfig-stale: /{CACHE}/" in proc.stdout
+    assert f"fail-on fontconfig-stale: ./{CACHE}/" in proc.stdout
