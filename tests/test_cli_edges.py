@@ -392,3 +392,80 @@ def test_other_users_tree_is_summarised(shared_tree: Path) -> None:
     assert "... and 54 more" in proc.stdout  # 64 entries: 60 files, 4 directories
     quiet = rootnorm("-q", "--profile", "ostree", str(shared_tree), uid=65534, python=SYSTEM_PYTHON)
     assert len(quiet.stderr.splitlines()) <= 12
+
+
+# --- README ----------------------------------------------------------------------------------
+
+
+def _readme() -> str:
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def test_readme_option_table_has_every_option() -> None:
+    helped = rootnorm("--help").stdout
+    options = set(re.findall(r"^  (--[a-z-]+)", helped, re.MULTILINE)) - {"--help", "--version"}
+    table = _section(_readme(), "## Command line")
+    rows = set(re.findall(r"^\| `(--[a-z-]+)", table, re.MULTILINE))
+    rows |= set(re.findall(r"^\| `--[a-z-]+` / `(--[a-z-]+)`", table, re.MULTILINE))
+    assert options - rows == set()
+
+
+def test_readme_report_example_has_every_key(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/machine-id").write_text("0123456789abcdef0123456789abcdef\n")
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/x.py").write_text("X = 1\n")
+    (root / "usr/lib/link").symlink_to("x.py")
+    report = tmp_path / "r.json"
+    rootnorm("--profile", "ostree", "--report", str(report), str(root))
+    real = json.loads(report.read_text())
+    block = re.search(r"```json\n(.*?)```", _section(_readme(), "## Report"), re.DOTALL)
+    assert block is not None
+    example = json.loads(block.group(1))
+    assert set(example) == set(real)
+    assert example["version"] == real["version"]
+    real_file_keys = set().union(*(set(f) for f in real["files"]))
+    assert set().union(*(set(f) for f in example["files"])) == real_file_keys
+    assert set(example["mtimes"][0]) == set(real["mtimes"][0])
+    assert set(example["counts"]["mtime"]) == set(real["counts"]["mtime"])
+
+
+@pytest.mark.slow
+def test_readme_quick_start_works_with_an_externally_managed_python(tmp_path: Path) -> None:
+    """The quick start's commands, run as written (sudo dropped: the tests run as root), with
+    the system Python, which PEP 668 marks as externally managed on Debian 12."""
+    system = Path("/usr/bin/python3")
+    if not system.exists() or not list(Path("/usr/lib").glob("python3*/EXTERNALLY-MANAGED")):
+        unavailable("Debian's /usr/bin/python3, marked externally managed (PEP 668)")
+    if subprocess.run([str(system), "-m", "venv", "-h"], capture_output=True).returncode != 0:
+        unavailable("python3-venv")
+    quick = _section(_readme(), "## Quick start (fresh machine)")
+    first = re.search(r"```sh\n(.*?)```", quick, re.DOTALL)
+    assert first is not None
+    tree = tmp_path / "tree"
+    (tree / "usr/lib").mkdir(parents=True)
+    (tree / "usr/lib/x.py").write_text("X = 1\n")
+    lines = [line.split("#")[0].strip() for line in first.group(1).splitlines()]
+    script = "\n".join(line.removeprefix("sudo ") for line in lines if line)
+    script = script.replace(" /usr", f" {tree}")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    checkout = tmp_path / "checkout"  # pip builds in the source tree: not in this one
+    shutil.copytree(REPO / "src", checkout / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, checkout / name)
+    proc = subprocess.run(
+        ["bash", "-ec", script], cwd=checkout, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # --check: something would change
+    assert "4 entries seen" in proc.stdout
+    tests = _section(_readme(), "## Quick start (fresh machine)")
+    assert "2.7 and 3.6\N{EN DASH}3.13" in tests and "as root" in tests

@@ -26,8 +26,11 @@ exit codes:
   0  done, or (with --check) the tree is already clean
   1  --check found something to change, or a --fail-on finding was found
   2  usage, profile or ROOT error: nothing was changed
-  3  finished, but some files could not be processed (each is listed with the reason)
+  3  finished, but some files could not be processed (the first few are listed with the
+     reason; --report or --verbose lists all)
   4  internal error (a bug in rootnorm; please report it)
+
+Paths in the summary and the report are relative to ROOT: ./usr/bin/[ is ROOT/usr/bin/[.
 
 examples:
   rootnorm --check --profile ostree /usr             what would change on a live system

@@ -208,12 +208,9 @@ class Report:
                 f"{number} {would + outcome if outcome in ('changed', 'removed') else outcome}"
                 for outcome, number in outcomes.items()
             )
+            if CHECKOUT_TIME in outcomes:
+                parts += " (symlinks and empty files: an ostree checkout gives them its own time)"
             lines.append(f"  {handler}: {parts}")
-        if self.checkout_time and self._checkout_time_changes():
-            lines.append(
-                f"  {CHECKOUT_TIME}: symlinks and empty files {would}set too, though an ostree "
-                "checkout gives them its own time: not a difference for --check"
-            )
         notable = {Outcome.FAILED, Outcome.STALE, Outcome.UNSUPPORTED, Outcome.FINDING}
         if self.check:
             notable |= {Outcome.CHANGED, Outcome.REMOVED}
