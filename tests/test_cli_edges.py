@@ -77,6 +77,8 @@ def test_bad_epoch_refused_before_anything_is_written(tree: Path, value: str, wh
     flag = rootnorm("--mtime-policy", "set", "--source-date-epoch", value, str(tree))
     assert flag.returncode == 2, flag.stderr
     assert why in flag.stderr and "Traceback" not in flag.stderr
+    unused = rootnorm("--profile", "ostree", "--source-date-epoch", value, str(tree))
+    assert unused.returncode == 2, unused.stderr
     env = rootnorm("--profile", "rpm", str(tree), env={"SOURCE_DATE_EPOCH": value})
     assert env.returncode == 2, env.stderr
     assert "SOURCE_DATE_EPOCH=" in env.stderr
@@ -290,6 +292,33 @@ def test_check_passes_on_a_real_ostree_checkout(tree: Path, tmp_path: Path) -> N
     wrong = rootnorm("--check", "--profile", "ostree", str(out))
     assert wrong.returncode == 1
     assert "./usr/lib/pyapp/common/mod.py" in wrong.stdout
+
+
+def test_checkout_time_only_with_the_zero_policy(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/link").symlink_to("target")
+    os.utime(root / "usr/bin/link", (1_500_000_000, 1_500_000_000), follow_symlinks=False)
+    for path in (root / "usr/bin", root / "usr", root):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    args = ("--check", "--profile", "ostree", str(root))
+    assert rootnorm(*args).returncode == 1  # the root and /usr, 0 in a checkout
+    for path in (root / "usr/bin", root / "usr", root):
+        os.utime(path, (0, 0))
+    assert rootnorm(*args).returncode == 0  # the symlink alone: a checkout sets it
+    # OpenEmbedded's images without OSTree: --mtime-policy set, symlinks keep their mtimes
+    for path in (root / "usr/bin", root / "usr", root):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    oe = ("--mtime-policy", "set", "--source-date-epoch", "1000000000")
+    proc = rootnorm(*oe, *args)
+    assert proc.returncode == 1  # the symlink alone
+    assert "mtime: 1 would be changed\n" in proc.stdout
+    profile = _write_profile(
+        tmp_path / "p.toml",
+        '[mtime]\npolicy = "clamp"\nostree_checkout = true\n\n[[handler]]\nname = "mtime"\n',
+    )
+    bad = rootnorm("--profile", str(profile), "--source-date-epoch", "1", str(root))
+    assert bad.returncode == 2 and "mtime.ostree_checkout" in bad.stderr
 
 
 # --- --check and a real run count alike ------------------------------------------------------

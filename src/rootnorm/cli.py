@@ -262,7 +262,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         profile = profile._replace(policy=Policy(args.mtime_policy), explicit_policy=True)
     if args.cross_mounts:
         profile = profile._replace(cross_mounts=True)
-    epoch = _epoch(args.source_date_epoch) if profile.needs_epoch else None
+    # a value given on the command line is checked even where the profile does not use it
+    checked = args.source_date_epoch is not None or profile.needs_epoch
+    epoch = _epoch(args.source_date_epoch) if checked else None
+    if not profile.needs_epoch:
+        epoch = None
     if profile.needs_epoch and epoch is None:
         raise UsageError(
             f"profile {profile.name} uses the {profile.policy.value} mtime policy, which needs "
@@ -282,7 +286,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         policy,
         args.check,
         [s.name for s in profile.steps],
-        checkout_time=profile.checkout_time and run_.mtime is not None,
+        # only with the zero policy: OpenEmbedded overrides it (--mtime-policy set) for images
+        # that do not become an ostree commit, whose symlinks keep their mtimes
+        checkout_time=profile.checkout_time
+        and profile.policy is Policy.ZERO
+        and run_.mtime is not None,
     )
     progress = Progress(not args.quiet and (sys.stderr.isatty() or args.progress))
     pipeline.execute(run_, args.root, report, progress)

@@ -186,6 +186,8 @@ class _Checker:
                 value = None
             elif policy is not Policy.SET:
                 self.fail("mtime.value", "only the set policy takes a value")
+        if checkout_time and policy is not Policy.ZERO:
+            self.fail("mtime.ostree_checkout", "only the zero policy is what a checkout gives")
         return policy, value, checkout_time
 
     def _steps(self, raw: object) -> tuple[Step, ...]:
