@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
-import re
 import sys
-import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from rootnorm import __version__, findings, handlers, pipeline
+from rootnorm import __version__, findings, handlers, pipeline, preflight
 from rootnorm import profile as profiles
-from rootnorm.clock import MAX_SECONDS, Policy
+from rootnorm.clock import Policy
 from rootnorm.errors import UsageError
 from rootnorm.progress import Progress
 from rootnorm.report import EXAMPLES, EXIT_FAILED, EXIT_USAGE, Report
@@ -118,42 +115,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _warn(message: str) -> None:
-    print(f"rootnorm: warning: {message}", file=sys.stderr)
-
-
-def _utc(seconds: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
-
-
-def _epoch(flag: str | None) -> int | None:
-    """SOURCE_DATE_EPOCH from the flag or the environment, refused (before anything is
-    written) when it is not ASCII digits or does not fit the headers rootnorm writes."""
-    raw = flag if flag is not None else os.environ.get("SOURCE_DATE_EPOCH")
-    if raw is None or raw == "":
-        return None
-    source = "--source-date-epoch" if flag is not None else "SOURCE_DATE_EPOCH"
-    if not re.fullmatch("[0-9]+", raw):
-        raise UsageError(
-            f"{source}={raw!r} is not a non-negative integer (seconds since 1970-01-01 UTC, "
-            "ASCII digits 0-9 only)"
-        )
-    digits = raw.lstrip("0")
-    if len(digits) > len(str(MAX_SECONDS)) or int(raw) > MAX_SECONDS:
-        milliseconds = " (a value in milliseconds? divide it by 1000)" if len(digits) >= 12 else ""
-        raise UsageError(
-            f"{source}={raw} is too large: pyc, gzip and ar headers hold at most {MAX_SECONDS} "
-            f"({_utc(MAX_SECONDS)}){milliseconds}"
-        )
-    value = int(raw)
-    if value > time.time():
-        _warn(
-            f"{source}={value} ({_utc(value)}) is in the future: the clamp policy changes no "
-            "mtime that is older, and the set policy dates every entry after today"
-        )
-    return value
-
-
 def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -176,66 +137,6 @@ def _list_handlers() -> None:
             print(f"{option.name} = {_toml(option.default)}  # {option.help}{choices}")
 
 
-def _fail_on(raw: str) -> frozenset[str]:
-    ids = frozenset(filter(None, (part.strip() for part in raw.split(","))))
-    unknown = findings.unknown(ids)
-    if unknown:
-        raise UsageError(
-            f"--fail-on: unknown id {', '.join(unknown)}; valid ids: all, "
-            f"{', '.join(sorted(findings.IDS))} (rootnorm --list-findings says what each means)"
-        )
-    return ids
-
-
-def _excluded(rel: str, patterns: Sequence[str]) -> bool:
-    """Whether the walk leaves root-relative `rel` out: it, or a directory above it, matches
-    an exclude pattern (the walk's own rule: fnmatch, "*" also matches "/")."""
-    parts = rel.split("/")
-    prefixes = ("/".join(parts[: n + 1]) for n in range(len(parts)))
-    return any(fnmatch.fnmatchcase(p, pattern) for p in prefixes for pattern in patterns)
-
-
-def _check_report_path(path: str, root: str, profile: profiles.Profile) -> None:
-    """Refuse, before anything is changed, a report that cannot be written or that would
-    land in the walked tree (it would then be part of the image, and its directory's mtime
-    would change after the run: the next --check would fail)."""
-    real = os.path.realpath(path)
-    if os.path.isdir(real):
-        raise UsageError(f"--report {path}: is a directory")
-    target = real if os.path.exists(real) else os.path.dirname(real)
-    if not os.path.isdir(os.path.dirname(real)):
-        raise UsageError(f"--report {path}: directory {os.path.dirname(real)} does not exist")
-    if not os.access(target, os.W_OK):
-        raise UsageError(f"--report {path}: not writable ({target}); nothing was changed")
-    root_real = os.path.realpath(root)
-    rel = os.path.relpath(real, root_real)
-    if rel == ".." or rel.startswith("../"):
-        return
-    if _excluded(rel, profile.exclude):
-        return
-    other_fs = os.stat(os.path.dirname(real)).st_dev != os.stat(root_real).st_dev
-    if other_fs and not profile.cross_mounts:
-        return  # the walk does not go there
-    raise UsageError(
-        f"--report {path} is inside ROOT: it would become part of the tree and the next --check "
-        "would find it; write it outside ROOT (or under a path the profile excludes)"
-    )
-
-
-def _profile_warnings(profile: profiles.Profile) -> None:
-    """A profile that will quietly do less than it seems to."""
-    if not profile.steps:
-        _warn(f"profile {profile.name} has no [[handler]]: nothing will be inspected or changed")
-    elif profile.explicit_policy and not any(
-        handlers.load(step.name).whole_tree for step in profile.steps
-    ):
-        _warn(
-            f"profile {profile.name} sets [mtime] policy = {profile.policy.value!r} but has no "
-            "mtime handler: no entry's mtime will be changed (add a last [[handler]] with "
-            'name = "mtime" to apply it)'
-        )
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list_handlers:
@@ -256,17 +157,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per CPU) or a positive number")
     jobs = args.jobs or len(os.sched_getaffinity(0))
-    fail_on = _fail_on(args.fail_on)
+    fail_on = preflight.fail_on(args.fail_on)
     profile = profiles.load(args.profile)
     if args.mtime_policy:
         profile = profile._replace(policy=Policy(args.mtime_policy), explicit_policy=True)
     if args.cross_mounts:
         profile = profile._replace(cross_mounts=True)
-    # a value given on the command line is checked even where the profile does not use it
-    checked = args.source_date_epoch is not None or profile.needs_epoch
-    epoch = _epoch(args.source_date_epoch) if checked else None
-    if not profile.needs_epoch:
-        epoch = None
+    epoch = preflight.epoch(args.source_date_epoch, profile.needs_epoch)
     if profile.needs_epoch and epoch is None:
         raise UsageError(
             f"profile {profile.name} uses the {profile.policy.value} mtime policy, which needs "
@@ -274,12 +171,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             "(for example the time of the last commit: git log -1 --format=%ct), "
             "or use --profile ostree, which sets every mtime to 0"
         )
-    _profile_warnings(profile)
+    preflight.profile_warnings(profile)
     if args.report not in (None, "-"):
-        _check_report_path(args.report, args.root, profile)
+        preflight.report_path(args.report, args.root, profile)
     run_ = pipeline.prepare(profile, epoch, args.check, jobs, tuple(args.build_path_prefix))
     if not args.check:
-        _check_writable(args.root, profile)
+        preflight.writable(args.root, profile)
     policy = run_.settings.clock.describe() if run_.mtime else "not applied (no mtime handler)"
     report = Report(
         profile.name,
@@ -332,27 +229,6 @@ def _print(out: TextIO, lines: list[str]) -> None:
         print("\n".join(lines), file=out, flush=True)
     except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-
-
-def _check_writable(root: str, profile: profiles.Profile) -> None:
-    """Say once, up front, what would otherwise fail for every entry."""
-    try:
-        st = os.stat(root)
-        read_only = bool(os.statvfs(root).f_flag & os.ST_RDONLY)
-    except OSError:
-        return  # the walk says what is wrong with ROOT
-    if read_only and not profile.cross_mounts:
-        _warn(
-            f"ROOT {root} is on a read-only file system: every change it needs will fail "
-            "(--check says what would change without trying)"
-        )
-        return
-    uid = os.geteuid()
-    if uid != 0 and st.st_uid != uid:
-        _warn(
-            f"running as uid {uid} on a tree owned by uid {st.st_uid}: the mtime and content "
-            "of entries you do not own cannot be changed (run as root, or with --check)"
-        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

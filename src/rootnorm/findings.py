@@ -28,7 +28,7 @@ KINDS = (
     Kind("ar-unsupported", "ar", "starts like an ar archive but is thin, truncated or unsafe"),
     Kind("elf-build-path", "elf", "the binary names the directory it was built in"),
     Kind("elf-rpath-build-path", "elf", "RPATH/RUNPATH names a build directory"),
-    Kind("elf-build-date", "elf", "a string that looks like __DATE__ or __TIME__"),
+    Kind("elf-build-date", "elf", "a string that looks like `__DATE__` or `__TIME__`"),
     Kind("elf-no-build-id", "elf", "an executable or shared object without a build-id"),
     Kind("elf-unsupported", "elf", "an ELF file pyelftools cannot parse"),
     Kind("machine-id-set", "hygiene", "/etc/machine-id holds an ID every machine would share"),

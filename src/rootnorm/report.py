@@ -71,6 +71,7 @@ class Report:
         self.check = check
         self.handlers = list(handlers)
         self.checkout_time = checkout_time  # see Profile.checkout_time
+        self._checkout_counted = (0, 0)  # (mtime changes counted, how many a checkout undoes)
         self.inspected = 0  # files the content handlers opened (the progress bar's total)
         self.records: list[Record] = []
         self.inventory: Inventory | None = None
@@ -106,7 +107,13 @@ class Report:
         return entry.is_symlink or (entry.is_file and entry.size == 0)
 
     def _checkout_time_changes(self) -> int:
-        return sum(1 for index in self.mtime_index if self._checkout_sets(index))
+        if not self.checkout_time:
+            return 0
+        done = len(self.mtime_index)  # the list only grows: a count for this length stays true
+        if self._checkout_counted[0] != done:
+            unkept = sum(1 for index in self.mtime_index if self._checkout_sets(index))
+            self._checkout_counted = (done, unkept)
+        return self._checkout_counted[1]
 
     def add(self, records: Iterable[Record]) -> None:
         self.records.extend(records)
@@ -190,7 +197,8 @@ class Report:
         out.write("\n}\n")
 
     def summary(self, verbose: bool) -> list[str]:
-        """Human lines: counts per handler, every failure, and the notable files."""
+        """Human lines: counts per handler, and the first few failures and notable files of
+        each kind (all of them with `verbose`)."""
         would = "would be " if self.check else ""
         inventory = self.inventory
         seen = len(inventory.entries) if inventory else 0
