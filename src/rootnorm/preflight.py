@@ -41,7 +41,9 @@ def epoch(flag: str | None, needed: bool) -> int | None:
         )
     digits = raw.lstrip("0")
     if len(digits) > len(str(MAX_SECONDS)) or int(raw) > MAX_SECONDS:
-        milliseconds = " (a value in milliseconds? divide it by 1000)" if len(digits) >= 12 else ""
+        milliseconds = (
+            " (a value in milliseconds? divide it by 1000)" if len(digits) in (12, 13) else ""
+        )
         raise UsageError(
             f"{source}={raw} is too large: pyc, gzip and ar headers hold at most {MAX_SECONDS} "
             f"({_utc(MAX_SECONDS)}){milliseconds}"
@@ -51,8 +53,8 @@ def epoch(flag: str | None, needed: bool) -> int | None:
         return None
     if value > time.time():
         warn(
-            f"{source}={value} ({_utc(value)}) is in the future: the clamp policy changes no "
-            "mtime that is older, and the set policy dates every entry after today"
+            f"{source}={value} ({_utc(value)}) is in the future: the clamp policy leaves "
+            "every mtime up to that date as it is, and the set policy dates every entry after today"
         )
     return value
 
