@@ -164,6 +164,21 @@ def test_report_dash_is_standard_output(tree: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "-").exists()
 
 
+def test_report_dash_into_a_closed_pipe_keeps_the_exit_code(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "d").mkdir(parents=True)
+    for n in range(3000):  # a report larger than a pipe's buffer
+        (root / f"d/f{n}").write_bytes(b"")
+    script = (
+        f"{sys.executable} -B -m rootnorm --check --profile ostree --report - {root} | head -1;"
+        " exit ${PIPESTATUS[0]}"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == "{\n" and "internal error" not in proc.stderr
+
+
 def test_unwritable_report_refused_before_anything_changes(tree: Path, tmp_path: Path) -> None:
     before = snapshot(tree)
     for target in (tmp_path / "missing-dir" / "r.json", tmp_path):

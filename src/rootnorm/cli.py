@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from rootnorm import __version__, findings, handlers, pipeline, preflight
@@ -194,8 +194,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     summary_out = sys.stdout
     if args.report == "-":
         summary_out = sys.stderr  # standard output holds the JSON alone
-        report.write_json(sys.stdout)
-        sys.stdout.flush()
+        _write(sys.stdout, report.write_json)
     elif args.report:
         try:
             with open(args.report, "w", encoding="utf-8") as out:
@@ -210,7 +209,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         lines = [f"rootnorm: ROOT {os.path.abspath(args.root)} (paths below are relative to it)"]
         lines += report.summary(args.verbose)
         lines += [f"  fail-on {r.finding_id}: {r.path}" for r in report.matched(fail_on)]
-        _print(summary_out, lines)
+        _write(summary_out, lambda out: out.write("\n".join(lines) + "\n"))
     return code
 
 
@@ -224,9 +223,10 @@ def _print_failures(report: Report) -> None:
         print(f"rootnorm: ... and {len(failed) - EXAMPLES} more failures", file=sys.stderr)
 
 
-def _print(out: TextIO, lines: list[str]) -> None:
+def _write(out: TextIO, write: Callable[[TextIO], object]) -> None:
     try:
-        print("\n".join(lines), file=out, flush=True)
+        write(out)
+        out.flush()
     except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
