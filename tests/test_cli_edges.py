@@ -222,6 +222,8 @@ def test_missing_profile_file_says_it_does_not_exist(tree: Path) -> None:
     assert "profile file nonexist.toml does not exist" in proc.stderr
     named = rootnorm("--profile", "ostre", str(tree))
     assert "unknown profile 'ostre'" in named.stderr
+    directory = rootnorm("--profile", str(tree), str(tree))
+    assert directory.returncode == 2 and "is not a file" in directory.stderr
 
 
 def test_list_handlers_is_a_valid_profile(tmp_path: Path) -> None:

@@ -66,11 +66,12 @@ def load(name_or_path: str) -> Profile:
     """A built-in profile by name, or a TOML file by path."""
     if name_or_path in BUILTIN:
         return parse(builtin_text(name_or_path), name_or_path, f"built-in profile {name_or_path}")
-    if not os.path.lexists(name_or_path) and (
-        os.sep in name_or_path or name_or_path.endswith(".toml")
-    ):
+    if os.path.lexists(name_or_path):
+        if not os.path.isfile(name_or_path):
+            raise ProfileError(f"profile {name_or_path} is not a file (a TOML profile is)")
+    elif os.sep in name_or_path or name_or_path.endswith(".toml"):
         raise ProfileError(f"profile file {name_or_path} does not exist")
-    if not os.path.isfile(name_or_path):
+    else:
         raise ProfileError(
             f"unknown profile {name_or_path!r}: give a built-in one "
             f"({', '.join(BUILTIN)}) or the path of a TOML file"
