@@ -87,7 +87,7 @@ def one_run(tree: Path, profile_name: str, second: bool) -> dict[str, float]:
         inspected = sum(v for k, v in spent.items() if k.endswith(" inspect"))
         spent["  content, outside inspect"] = spent["content"] - inspected
         start = time.perf_counter()
-        pipeline._finish(run, inventory, report, Progress(False), journal, set(held))
+        pipeline._finish(run, inventory, report, journal, set(held))
         spent["mtime pass, journal"] = time.perf_counter() - start
     finally:
         gc.enable()

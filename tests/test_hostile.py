@@ -45,7 +45,7 @@ class Hostile:
 
 
 def rel(root: Path, path: Path) -> str:
-    return "/" + os.fsdecode(os.path.relpath(os.fsencode(path), os.fsencode(root)))
+    return "./" + os.fsdecode(os.path.relpath(os.fsencode(path), os.fsencode(root)))
 
 
 def good_module(directory: Path, name: str = "mod.py") -> tuple[Path, Path]:

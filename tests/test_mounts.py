@@ -91,8 +91,8 @@ def test_read_only_file_system_reports_each_pyc_as_it_is(tmp_path: Path) -> None
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr
         found = outcomes(read_report(report))
-        assert found[("/__pycache__/" + stale_pyc.name, "pyc")][0] == "stale"
-        outcome, detail = found[("/__pycache__/" + good_pyc.name, "pyc")]
+        assert found[("./__pycache__/" + stale_pyc.name, "pyc")][0] == "stale"
+        outcome, detail = found[("./__pycache__/" + good_pyc.name, "pyc")]
         assert outcome == "failed" and "Read-only file system" in detail
     finally:
         subprocess.run(["umount", str(root)], check=True)

@@ -19,7 +19,6 @@ from rootnorm import pipeline, profile
 from rootnorm.decisions import Outcome
 from rootnorm.dirfds import DirFds, Raced
 from rootnorm.inventory import walk
-from rootnorm.progress import Progress
 from rootnorm.report import Record, Report
 
 OLD = 1_000_000
@@ -149,6 +148,6 @@ def test_a_directory_moved_out_of_the_root_after_the_walk_is_not_written(tmp_pat
     assert header(pyc)[1] == OLD
     report = Report("ostree", "zero", False, [])
     assert run.mtime is not None
-    pipeline._finish(run, inventory, report, Progress(False), None, set())
+    pipeline._finish(run, inventory, report, None, set())
     assert {p: p.lstat().st_mtime_ns for p in before} == before
     assert any(r.outcome is Outcome.FAILED for r in report.records)

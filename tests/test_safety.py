@@ -298,7 +298,7 @@ def test_stale_pyc_stays_stale(
         assert not valid_against(pyc, src), "a stale pyc was made valid: old code would run"
         assert header(pyc)[1] == compiled_at
     found = outcomes(read_report(report))
-    assert found[("/__pycache__/" + pyc.name, "pyc")][0] in ("stale", "removed")
+    assert found[("./__pycache__/" + pyc.name, "pyc")][0] in ("stale", "removed")
     assert "stale" in proc.stdout or "removed" in proc.stdout
 
 
@@ -339,7 +339,7 @@ def test_caches_of_two_sources_hard_linked_are_left(tmp_path: Path) -> None:
     assert_clean_exit(proc)
     assert pyc.read_bytes() == before
     found = outcomes(read_report(report))
-    assert found[("/pkg/__pycache__/" + pyc.name, "pyc")] == (
+    assert found[("./pkg/__pycache__/" + pyc.name, "pyc")] == (
         "unsupported",
         "hard-linked with the caches of other sources",
     )
@@ -388,7 +388,7 @@ def test_immutable_pyc_fails_alone_and_exits_3(tmp_path: Path) -> None:
         )
         assert "stuck" in proc.stdout
         found = outcomes(read_report(report))
-        outcome, detail = found[("/pkg/__pycache__/" + stuck.name, "pyc")]
+        outcome, detail = found[("./pkg/__pycache__/" + stuck.name, "pyc")]
         assert outcome == "failed" and "not permitted" in detail
         assert valid_against(good, good_src) and header(good)[1] == EPOCH
         assert os.stat(good_src).st_mtime_ns == EPOCH * NS

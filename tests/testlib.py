@@ -21,18 +21,29 @@ NS = 1_000_000_000
 
 
 def rootnorm(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path | None = None,
+    uid: int | None = None,
+    python: str = sys.executable,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real command line (`python -B -m rootnorm`) in a subprocess."""
+    """Run the real command line (`python -B -m rootnorm`) in a subprocess (in `cwd`, as
+    user and group `uid` when given, with another interpreter when given)."""
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(SRC)}
     full_env.update(env or {})
+    as_user: dict[str, object] = {}
+    if uid is not None:
+        as_user = {"user": uid, "group": uid, "extra_groups": []}
     return subprocess.run(
-        [sys.executable, "-B", "-m", "rootnorm", *args],
+        [python, "-B", "-m", "rootnorm", *args],
         capture_output=True,
         text=True,
         env=full_env,
         timeout=timeout,
         check=False,
+        cwd=cwd,
+        **as_user,  # type: ignore[arg-type]
     )
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
-from rootnorm import __version__, handlers, pipeline, stopping
+from rootnorm import __version__, findings, handlers, pipeline, preflight, stopping
 from rootnorm import profile as profiles
 from rootnorm.clock import Policy
 from rootnorm.errors import UsageError
 from rootnorm.progress import Progress
-from rootnorm.report import EXIT_FAILED, EXIT_USAGE, Report
+from rootnorm.report import EXAMPLES, EXIT_FAILED, EXIT_USAGE, Report
 
 EXIT_INTERNAL = 4
 
@@ -21,8 +23,11 @@ exit codes:
   0  done, or (with --check) the tree is already clean
   1  --check found something to change, or a --fail-on finding was found
   2  usage, profile or ROOT error: nothing was changed
-  3  finished, but some files could not be processed (each is listed with the reason)
+  3  finished, but some files could not be processed (the first few are listed with the
+     reason; --report or --verbose lists all)
   4  internal error (a bug in rootnorm; please report it)
+
+Paths in the summary and the report are relative to ROOT: ./usr/bin/[ is ROOT/usr/bin/[.
 
 examples:
   rootnorm --check --profile ostree /usr             what would change on a live system
@@ -50,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--source-date-epoch",
         metavar="N",
-        help="SOURCE_DATE_EPOCH for the clamp and set policies (default: the environment's)",
+        help="SOURCE_DATE_EPOCH for the clamp and set policies (default: the environment's); "
+        "seconds since 1970, 0 to 4294967295 (the most pyc, gzip and ar headers hold)",
     )
     parser.add_argument(
         "--mtime-policy",
@@ -69,7 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=1, metavar="N", help="worker processes (0: one per CPU)"
     )
-    parser.add_argument("--report", metavar="FILE", help="write a JSON report to FILE")
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a JSON report to FILE, outside ROOT ('-': standard output, and the summary "
+        "goes to standard error)",
+    )
     parser.add_argument(
         "--build-path-prefix",
         action="append",
@@ -81,14 +92,22 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         metavar="IDS",
         default="",
-        help="comma-separated finding ids (e.g. pyc-stale) or 'all': exit 1 when one is found",
+        help="comma-separated finding ids (see --list-findings) or 'all': exit 1 when one is found",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="print only failures")
-    verbosity.add_argument(
-        "--verbose", "-v", action="store_true", help="list every change; progress bar on pipes"
+    verbosity.add_argument("--verbose", "-v", action="store_true", help="list every change")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw the progress bar even when standard error is not a terminal",
     )
-    parser.add_argument("--list-handlers", action="store_true", help="list the handlers and exit")
+    parser.add_argument(
+        "--list-handlers", action="store_true", help="print every handler and its options as TOML"
+    )
+    parser.add_argument(
+        "--list-findings", action="store_true", help="list the ids --fail-on accepts and exit"
+    )
     parser.add_argument(
         "--show-profile", metavar="NAME", help="print a built-in profile's TOML and exit"
     )
@@ -96,32 +115,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _epoch(flag: str | None) -> int | None:
-    raw = flag if flag is not None else os.environ.get("SOURCE_DATE_EPOCH")
-    if raw is None or raw == "":
-        return None
-    source = "--source-date-epoch" if flag is not None else "SOURCE_DATE_EPOCH"
-    if not raw.isdigit():
-        raise UsageError(
-            f"{source}={raw!r} is not a non-negative integer (seconds since 1970-01-01 UTC)"
-        )
-    return int(raw)
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)  # a TOML basic string: the same escapes
 
 
 def _list_handlers() -> None:
+    """Every handler as a [[handler]] table with its options at their defaults: valid TOML,
+    in a valid order, to paste into a profile."""
+    print("# Every handler with its options at their defaults (mtime must stay last).")
     for name in handlers.REGISTRY:
         cls = handlers.load(name)
-        print(f"{name:12} {cls.summary}")
+        print(f"\n# {name}: {cls.summary}\n[[handler]]\nname = {_toml(name)}")
         for option in cls.options:
-            default = option.default
-            shown = list(default) if isinstance(default, tuple) else default
-            print(f"{'':14}{option.name} = {shown!r}: {option.help}")
+            choices = f" ({' | '.join(option.choices)})" if option.choices else ""
+            print(f"{option.name} = {_toml(option.default)}  # {option.help}{choices}")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list_handlers:
         _list_handlers()
+        return 0
+    if args.list_findings:
+        print("\n".join(findings.listing()))
         return 0
     if args.show_profile:
         if args.show_profile not in profiles.BUILTIN:
@@ -130,16 +152,19 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.root is None:
         raise UsageError("ROOT is required (the tree to process)")
+    if args.root == "":
+        raise UsageError("ROOT is an empty string (an unset variable?); nothing was changed")
     if args.jobs < 0:
         raise UsageError("--jobs must be 0 (one per CPU) or a positive number")
     jobs = args.jobs or len(os.sched_getaffinity(0))
+    fail_on = preflight.fail_on(args.fail_on)
     profile = profiles.load(args.profile)
     if args.mtime_policy:
-        profile = profile._replace(policy=Policy(args.mtime_policy))
+        profile = profile._replace(policy=Policy(args.mtime_policy), explicit_policy=True)
     if args.cross_mounts:
         profile = profile._replace(cross_mounts=True)
     # given, it is used even when the policy does not need it (shadow dates are clamped to it)
-    epoch = _epoch(args.source_date_epoch)
+    epoch = preflight.epoch(args.source_date_epoch, True)
     if profile.needs_epoch and epoch is None:
         raise UsageError(
             f"profile {profile.name} uses the {profile.policy.value} mtime policy, which needs "
@@ -147,34 +172,65 @@ def run(argv: Sequence[str] | None = None) -> int:
             "(for example the time of the last commit: git log -1 --format=%ct), "
             "or use --profile ostree, which sets every mtime to 0"
         )
+    preflight.profile_warnings(profile)
+    if args.report not in (None, "-"):
+        preflight.report_path(args.report, args.root, profile)
     run_ = pipeline.prepare(profile, epoch, args.check, jobs, tuple(args.build_path_prefix))
-    fail_on = frozenset(filter(None, (part.strip() for part in args.fail_on.split(","))))
+    if not args.check:
+        preflight.writable(args.root, profile)
     policy = run_.settings.clock.describe() if run_.mtime else "not applied (no mtime handler)"
-    report = Report(profile.name, policy, args.check, [s.name for s in profile.steps])
-    progress = Progress(not args.quiet and (sys.stderr.isatty() or args.verbose))
+    report = Report(
+        profile.name,
+        policy,
+        args.check,
+        [s.name for s in profile.steps],
+        # only with the zero policy: OpenEmbedded overrides it (--mtime-policy set) for images
+        # that do not become an ostree commit, whose symlinks keep their mtimes
+        checkout_time=profile.checkout_time
+        and profile.policy is Policy.ZERO
+        and run_.mtime is not None,
+    )
+    progress = Progress(not args.quiet and (sys.stderr.isatty() or args.progress))
     stopping.install()
     pipeline.execute(run_, args.root, report, progress)
-    if args.report:
+    summary_out = sys.stdout
+    if args.report == "-":
+        summary_out = sys.stderr  # standard output holds the JSON alone
+        _write(sys.stdout, report.write_json)
+    elif args.report:
         try:
-            report.write_json(args.report)
+            with open(args.report, "w", encoding="utf-8") as out:
+                report.write_json(out)
         except OSError as exc:
             print(f"rootnorm: cannot write {args.report}: {exc.strerror}", file=sys.stderr)
             return EXIT_FAILED
     code = report.exit_code(fail_on)
     if args.quiet:
-        for record in report.failed:
-            print(
-                f"rootnorm: failed: {record.path} [{record.handler}] {record.detail}",
-                file=sys.stderr,
-            )
+        _print_failures(report)
     else:
-        lines = report.summary(args.verbose)
+        lines = [f"rootnorm: ROOT {os.path.abspath(args.root)} (paths below are relative to it)"]
+        lines += report.summary(args.verbose)
         lines += [f"  fail-on {r.finding_id}: {r.path}" for r in report.matched(fail_on)]
-        try:
-            print("\n".join(lines), flush=True)
-        except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _write(summary_out, lambda out: out.write("\n".join(lines) + "\n"))
     return code
+
+
+def _print_failures(report: Report) -> None:
+    failed = report.failed
+    for record in failed[:EXAMPLES]:
+        print(
+            f"rootnorm: failed: {record.path} [{record.handler}] {record.detail}", file=sys.stderr
+        )
+    if len(failed) > EXAMPLES:
+        print(f"rootnorm: ... and {len(failed) - EXAMPLES} more failures", file=sys.stderr)
+
+
+def _write(out: TextIO, write: Callable[[TextIO], object]) -> None:
+    try:
+        write(out)
+        out.flush()
+    except BrokenPipeError:  # `rootnorm ... | head`: the run is done, its code stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

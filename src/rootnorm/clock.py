@@ -10,6 +10,10 @@ from enum import Enum
 from typing import NamedTuple
 
 NS = 1_000_000_000
+# pyc, gzip and ar headers hold unsigned 32-bit seconds (up to 2106-02-07): no timestamp
+# rootnorm writes may go beyond. zip's DOS dates (1980-2107) hold every such value from 1980
+# on; earlier ones become 1980-01-01.
+MAX_SECONDS = 0xFFFF_FFFF
 
 
 class Policy(str, Enum):

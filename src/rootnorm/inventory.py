@@ -28,8 +28,9 @@ BY_NAME = operator.attrgetter("name")
 
 
 def shown(rel: bytes) -> str:
-    """A root-relative path for people and reports; undecodable bytes shown as \\xNN."""
-    return "/" + rel.decode("utf-8", "backslashreplace")
+    """A root-relative path for people and reports, "./usr/bin/[" ("." for ROOT itself), so
+    nobody takes it for a host path; undecodable bytes shown as \\xNN."""
+    return "./" + rel.decode("utf-8", "backslashreplace") if rel else "."
 
 
 class Entry:

@@ -52,11 +52,18 @@ class ChunkResult:
         self.new_inodes: list[tuple[int, int, int, int, tuple[int, ...]]] = []
         # every name of each inode a worker removed; by index, as inode numbers get reused
         self.removed: list[tuple[int, ...]] = []
-        # every name of each inode written, and the final mtime it was given
-        self.mtimes: list[tuple[tuple[int, ...], int]] = []
+        # (index, every name, old mtime, final mtime) of each inode written with a new mtime
+        self.mtimes: list[tuple[int, tuple[int, ...], int, int]] = []
         # anchors (a pyc's source, a font cache's directory) of files whose write failed:
         # they keep their mtime, so the next run can still update the file
         self.held: list[int] = []
+
+    def add_to(self, report: Report) -> None:
+        """Its records, and the mtimes it set (the mtime pass, which now skips those files,
+        counts them in --check: both modes count the same)."""
+        report.add(self.records)
+        for index, _, old, new in self.mtimes:
+            report.add_mtime(index, old, new)
 
 
 def prepare(
@@ -110,15 +117,16 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
         report.add(recover(inventory, writer, final_ns, run.check))
     candidates, odd = _candidates(run, inventory)
     report.add(odd)
-    progress.start(len(candidates) + (len(inventory.entries) if run.mtime else 0))
+    report.inspected = len(candidates)
+    progress.start(len(candidates))
     heavy = _costly(run, inventory, candidates) if run.jobs > 1 else []
     if len(heavy) >= MIN_HEAVY:
         held = _content_parallel(run, inventory, candidates, heavy, report, progress, journal)
     else:
         result = _content(run, inventory, candidates, progress, journal)
-        report.add(result.records)
+        result.add_to(report)
         held = result.held
-    _finish(run, inventory, report, progress, journal, set(held))
+    _finish(run, inventory, report, journal, set(held))
 
 
 def _journal(run: Run, inventory: Inventory) -> Journal:
@@ -138,19 +146,14 @@ def _journal(run: Run, inventory: Inventory) -> Journal:
 
 
 def _finish(
-    run: Run,
-    inventory: Inventory,
-    report: Report,
-    progress: Progress,
-    journal: Journal | None,
-    held: set[int],
+    run: Run, inventory: Inventory, report: Report, journal: Journal | None, held: set[int]
 ) -> None:
     """The mtime pass; then the journal, removed when every change was made (kept for the
     next run when something failed); then the root's own mtime, last, since removing the
     journal changes it."""
     with Writer(inventory, journal) as writer:
         if run.mtime is not None:
-            _mtimes(run, run.mtime, inventory, report, progress, writer, held)
+            _mtimes(run, run.mtime, inventory, report, writer, held)
         if journal is None:  # --check
             return
         writer.sync()
@@ -341,9 +344,13 @@ def _one_file(
                 )
             if run.check:
                 result.records.append(Record(path, handler.name, outcome, decision.what))
+                if isinstance(decision, Remove):  # no mtime to count for it, as in a real run
+                    result.removed.append(tuple(inventory.names_of(index)))
+                    inventory.forget(index)
+                    return
                 continue
             current = inventory.entries[index]
-            old_ino = current.ino
+            old_ino, old_mtime = current.ino, current.mtime_ns
             names = tuple(inventory.names_of(index))
             # A file written now gets its final mtime at once: the mtime pass then skips it.
             mtime = run.mtime.new_mtime(current) if run.mtime is not None else None
@@ -365,7 +372,7 @@ def _one_file(
                 result.removed.append(names)
                 return
             if mtime is not None:
-                result.mtimes.append((names, mtime))
+                result.mtimes.append((index, names, old_mtime, mtime))
             replaced = current.ino != old_ino
             if replaced:
                 result.new_inodes.append((index, current.dev, current.ino, current.size, names))
@@ -402,16 +409,16 @@ def _content_parallel(
     light = [candidate for candidate in candidates if candidate not in handed]
     with spread(run.jobs, tasks(inventory, heavy, run.jobs), work) as results:
         mine = _content(run, inventory, light, progress, journal)
-        report.add(mine.records)
+        mine.add_to(report)
         held = mine.held
         for task, result in results:
-            report.add(result.records)
+            result.add_to(report)
             held.extend(result.held)
             for index, dev, ino, size, names in result.new_inodes:
                 inventory.update_inode(index, dev, ino, size, names)
             for names in result.removed:
                 inventory.forget(names[0], names)
-            for names, mtime in result.mtimes:
+            for _, names, _, mtime in result.mtimes:
                 for name_index in names:
                     inventory.entries[name_index].mtime_ns = mtime
             progress.update(len(task))
@@ -423,7 +430,6 @@ def _mtimes(
     handler: MtimeHandler,
     inventory: Inventory,
     report: Report,
-    progress: Progress,
     writer: Writer,
     held: set[int],
 ) -> None:
@@ -459,7 +465,6 @@ def _mtimes(
             plain.append(index)
             plain_new.append(new)
     report.add(kept)
-    progress.update(len(entries))
     failed: dict[int, str] = {}
     if not run.check:
         for index, _, new in special:

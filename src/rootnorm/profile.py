@@ -12,7 +12,7 @@ import sys
 from typing import NamedTuple
 
 from rootnorm import handlers
-from rootnorm.clock import Policy
+from rootnorm.clock import MAX_SECONDS, Policy
 from rootnorm.errors import ProfileError
 
 if sys.version_info >= (3, 11):
@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10
 
 BUILTIN = ("ostree", "rpm", "generic", "audit")
 ALWAYS_EXCLUDED = ("sysroot/ostree/repo",)  # objects shared with every deployment
+MTIME_KEYS = {"policy", "value", "ostree_checkout"}
 TOP_KEYS = {"description", "exclude", "cross_mounts", "mtime", "handler"}
 
 
@@ -38,6 +39,10 @@ class Profile(NamedTuple):
     exclude: tuple[str, ...]
     cross_mounts: bool
     steps: tuple[Step, ...]
+    explicit_policy: bool = False  # [mtime] policy given (or --mtime-policy)
+    # The tree becomes an ostree commit: a checkout gives symlinks and empty files the
+    # checkout time, so a difference in their mtime alone is no difference (--check).
+    checkout_time: bool = False
 
     @property
     def needs_epoch(self) -> bool:
@@ -61,7 +66,12 @@ def load(name_or_path: str) -> Profile:
     """A built-in profile by name, or a TOML file by path."""
     if name_or_path in BUILTIN:
         return parse(builtin_text(name_or_path), name_or_path, f"built-in profile {name_or_path}")
-    if not os.path.isfile(name_or_path):
+    if os.path.lexists(name_or_path):
+        if not os.path.isfile(name_or_path):
+            raise ProfileError(f"profile {name_or_path} is not a file (a TOML profile is)")
+    elif os.sep in name_or_path or name_or_path.endswith(".toml"):
+        raise ProfileError(f"profile file {name_or_path} does not exist")
+    else:
         raise ProfileError(
             f"unknown profile {name_or_path!r}: give a built-in one "
             f"({', '.join(BUILTIN)}) or the path of a TOML file"
@@ -133,7 +143,7 @@ class _Checker:
         if not isinstance(cross_mounts, bool):
             self.fail("cross_mounts", "must be true or false")
             cross_mounts = False
-        policy, value = self._mtime(data.get("mtime", {}))
+        policy, value, checkout_time = self._mtime(data.get("mtime", {}))
         steps = self._steps(data.get("handler", []))
         return Profile(
             name=name,
@@ -143,14 +153,20 @@ class _Checker:
             exclude=tuple(p.strip("/") for p in exclude) + ALWAYS_EXCLUDED,
             cross_mounts=cross_mounts,
             steps=steps,
+            explicit_policy="policy" in _table(data.get("mtime")),
+            checkout_time=checkout_time,
         )
 
-    def _mtime(self, table: object) -> tuple[Policy, int | None]:
+    def _mtime(self, table: object) -> tuple[Policy, int | None, bool]:
         if not isinstance(table, dict):
             self.fail("mtime", "must be a table: [mtime] with policy = ...")
-            return Policy.CLAMP, None
-        for key in sorted(set(table) - {"policy", "value"}):
-            self.fail(f"mtime.{key}", "unknown key (expected policy, value)")
+            return Policy.CLAMP, None, False
+        for key in sorted(set(table) - MTIME_KEYS):
+            self.fail(f"mtime.{key}", f"unknown key (expected {', '.join(sorted(MTIME_KEYS))})")
+        checkout_time = table.get("ostree_checkout", False)
+        if not isinstance(checkout_time, bool):
+            self.fail("mtime.ostree_checkout", "must be true or false")
+            checkout_time = False
         raw = table.get("policy", "clamp")
         try:
             policy = Policy(raw)
@@ -163,9 +179,17 @@ class _Checker:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 self.fail("mtime.value", "must be a non-negative integer (seconds since 1970)")
                 value = None
+            elif value > MAX_SECONDS:
+                self.fail(
+                    "mtime.value",
+                    f"{value} is more than pyc, gzip and ar headers hold ({MAX_SECONDS})",
+                )
+                value = None
             elif policy is not Policy.SET:
                 self.fail("mtime.value", "only the set policy takes a value")
-        return policy, value
+        if checkout_time and policy is not Policy.ZERO:
+            self.fail("mtime.ostree_checkout", "only the zero policy is what a checkout gives")
+        return policy, value, checkout_time
 
     def _steps(self, raw: object) -> tuple[Step, ...]:
         if not isinstance(raw, list):
@@ -211,6 +235,10 @@ class _Checker:
                     position,
                 )
         return tuple(steps)
+
+
+def _table(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _check_option(default: object, choices: tuple[str, ...], value: object) -> str:

@@ -19,7 +19,7 @@ class Progress:
         import tqdm
 
         tqdm.tqdm.monitor_interval = 0  # no monitor thread: the run may fork workers
-        self._bar = tqdm.tqdm(total=total, unit="entry", leave=False, dynamic_ncols=True)
+        self._bar = tqdm.tqdm(total=total, unit="file", leave=False, dynamic_ncols=True)
 
     def update(self, count: int) -> None:
         if self._bar is None:

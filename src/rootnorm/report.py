@@ -18,9 +18,10 @@ from rootnorm.clock import NS
 from rootnorm.decisions import Finding, Outcome
 from rootnorm.inventory import Inventory, shown
 
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2  # 2: paths are "./usr/..." (1: "/usr/...", which looked like host paths)
 EXIT_OK, EXIT_CHANGES, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 EXAMPLES = 10
+CHECKOUT_TIME = "checkout-time"  # an mtime change an ostree checkout undoes (see Profile)
 
 
 class Record(NamedTuple):
@@ -57,11 +58,21 @@ class Record(NamedTuple):
 
 
 class Report:
-    def __init__(self, profile: str, policy: str, check: bool, handlers: Sequence[str]) -> None:
+    def __init__(
+        self,
+        profile: str,
+        policy: str,
+        check: bool,
+        handlers: Sequence[str],
+        checkout_time: bool = False,
+    ) -> None:
         self.profile = profile
         self.policy = policy
         self.check = check
         self.handlers = list(handlers)
+        self.checkout_time = checkout_time  # see Profile.checkout_time
+        self._checkout_counted = (0, 0)  # (mtime changes counted, how many a checkout undoes)
+        self.inspected = 0  # files the content handlers opened (the progress bar's total)
         self.records: list[Record] = []
         self.inventory: Inventory | None = None
         # mtime changes are the bulk of a first run: kept compact (entry index, old ns, new ns)
@@ -74,15 +85,35 @@ class Report:
         self.mtime_old.append(old_ns)
         self.mtime_new.append(new_ns)
 
-    def mtime_changes(self) -> Iterator[tuple[str, int, int]]:
-        """(path, old ns, new ns) of every mtime change, sorted by path, made one at a time
-        (a first run changes every entry: only the sort order is held in memory)."""
+    def mtime_changes(self, counted_only: bool = False) -> Iterator[tuple[str, int, int]]:
+        """(path, old ns, new ns) of every mtime change (or only those that count as a
+        difference), sorted by path, made one at a time (a first run changes every entry:
+        only the sort order is held in memory)."""
         if self.inventory is None:
             return
         entries = self.inventory.entries
         index = self.mtime_index
         for k in sorted(range(len(index)), key=lambda k: entries[index[k]].rel):
+            if counted_only and self._checkout_sets(index[k]):
+                continue
             yield entries[index[k]].display(), self.mtime_old[k], self.mtime_new[k]
+
+    def _checkout_sets(self, index: int) -> bool:
+        """An ostree checkout gives this entry its own time (a symlink or an empty file), so
+        a change of its mtime is made but is no difference."""
+        if not self.checkout_time or self.inventory is None:
+            return False
+        entry = self.inventory.entries[index]
+        return entry.is_symlink or (entry.is_file and entry.size == 0)
+
+    def _checkout_time_changes(self) -> int:
+        if not self.checkout_time:
+            return 0
+        done = len(self.mtime_index)  # the list only grows: a count for this length stays true
+        if self._checkout_counted[0] != done:
+            unkept = sum(1 for index in self.mtime_index if self._checkout_sets(index))
+            self._checkout_counted = (done, unkept)
+        return self._checkout_counted[1]
 
     def add(self, records: Iterable[Record]) -> None:
         self.records.extend(records)
@@ -93,7 +124,11 @@ class Report:
         for (handler, kind), number in by_outcome.items():  # `.value` once per kind
             tally[(handler, kind.value)] += number
         if self.mtime_index:
-            tally[("mtime", Outcome.CHANGED.value)] = len(self.mtime_index)
+            unkept = self._checkout_time_changes()
+            if len(self.mtime_index) > unkept:
+                tally[("mtime", Outcome.CHANGED.value)] = len(self.mtime_index) - unkept
+            if unkept:
+                tally[("mtime", CHECKOUT_TIME)] = unkept
         counts: dict[str, dict[str, int]] = {}
         for (handler, outcome), number in sorted(
             tally.items(), key=lambda item: (self.handler_rank(item[0][0]), item[0])
@@ -103,9 +138,9 @@ class Report:
 
     @property
     def changed(self) -> bool:
-        return bool(self.mtime_index) or any(
-            r.outcome in (Outcome.CHANGED, Outcome.REMOVED) for r in self.records
-        )
+        """Something (that counts as a difference) was, or would be, changed."""
+        mtimes = len(self.mtime_index) > self._checkout_time_changes()
+        return mtimes or any(r.outcome in (Outcome.CHANGED, Outcome.REMOVED) for r in self.records)
 
     @property
     def failed(self) -> list[Record]:
@@ -139,6 +174,7 @@ class Report:
             "mtime_policy": self.policy,
             "check": self.check,
             "entries_seen": len(inventory.entries) if inventory else 0,
+            "files_inspected": self.inspected,
             "excluded": inventory.excluded if inventory else 0,
             "mount_points_skipped": inventory.mounts_skipped if inventory else 0,
             "counts": self.counts(),
@@ -147,22 +183,22 @@ class Report:
     def handler_rank(self, handler: str) -> int:
         return self.handlers.index(handler) if handler in self.handlers else -1
 
-    def write_json(self, path: str) -> None:
+    def write_json(self, out: TextIO) -> None:
         """The report, streamed: one line per file record and per mtime change."""
         files = sorted(self.records, key=lambda r: (r.rel, self.handler_rank(r.handler)))
         mtimes = (
             {"path": path, "old": _seconds(old), "new": _seconds(new)}
             for path, old, new in self.mtime_changes()
         )
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(json.dumps(self.header_json(), indent=1)[:-2] + ",\n")
-            _write_list(out, "files", (r.as_json() for r in files))
-            out.write(",\n")
-            _write_list(out, "mtimes", mtimes)
-            out.write("\n}\n")
+        out.write(json.dumps(self.header_json(), indent=1)[:-2] + ",\n")
+        _write_list(out, "files", (r.as_json() for r in files))
+        out.write(",\n")
+        _write_list(out, "mtimes", mtimes)
+        out.write("\n}\n")
 
     def summary(self, verbose: bool) -> list[str]:
-        """Human lines: counts per handler, every failure, and the notable files."""
+        """Human lines: counts per handler, and the first few failures and notable files of
+        each kind (all of them with `verbose`)."""
         would = "would be " if self.check else ""
         inventory = self.inventory
         seen = len(inventory.entries) if inventory else 0
@@ -171,7 +207,7 @@ class Report:
         lines = [
             f"rootnorm: profile {self.profile}, mtime policy {self.policy}"
             + (", check only (nothing written)" if self.check else ""),
-            f"  {seen} entries seen"
+            f"  {seen} entries seen, {self.inspected} files inspected"
             + (f", {excluded} excluded" if excluded else "")
             + (f", {mounts} mount points not crossed" if mounts else ""),
         ]
@@ -180,6 +216,8 @@ class Report:
                 f"{number} {would + outcome if outcome in ('changed', 'removed') else outcome}"
                 for outcome, number in outcomes.items()
             )
+            if CHECKOUT_TIME in outcomes:
+                parts += " (symlinks and empty files: an ostree checkout gives them its own time)"
             lines.append(f"  {handler}: {parts}")
         notable = {Outcome.FAILED, Outcome.STALE, Outcome.UNSUPPORTED, Outcome.FINDING}
         if self.check:
@@ -190,7 +228,7 @@ class Report:
             self.records if verbose else [r for r in self.records if r.outcome in notable]
         )
         for record in sorted(shown_records, key=lambda r: r.rel):
-            if verbose or record.outcome is Outcome.FAILED or shown[record.outcome] < EXAMPLES:
+            if verbose or shown[record.outcome] < EXAMPLES:
                 shown[record.outcome] += 1
                 label = record.finding.id if record.finding else record.outcome.value
                 lines.append(f"  {label}: {record.path} [{record.handler}] {record.detail}")
@@ -199,13 +237,14 @@ class Report:
         if hidden:
             lines.append(f"  ... and {hidden} more (see --report or --verbose)")
         if verbose or self.check:
-            shown_changes = self.mtime_changes()
+            shown_changes = self.mtime_changes(counted_only=not verbose)
             if not verbose:
                 shown_changes = itertools.islice(shown_changes, EXAMPLES)
             for path, old, new in shown_changes:
                 lines.append(f"  mtime: {path} {_seconds(old)} -> {_seconds(new)}")
-            if not verbose and len(self.mtime_index) > EXAMPLES:
-                lines.append(f"  ... and {len(self.mtime_index) - EXAMPLES} more mtime changes")
+            counted = len(self.mtime_index) - self._checkout_time_changes()
+            if not verbose and counted > EXAMPLES:
+                lines.append(f"  ... and {counted - EXAMPLES} more mtime changes")
         return lines
 
 

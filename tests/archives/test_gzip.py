@@ -142,7 +142,6 @@ def test_member_magic_inside_data_takes_the_full_path(tmp_path: Path) -> None:
     ("content", "why"),
     [
         (b"", "truncated"),
-        (b"not gzip at all, just named like it\n", "no gzip magic"),
         (_member(PAYLOAD, 1_800_000_000, 0, b"")[:-20], "truncated"),
         (_member(PAYLOAD, 1_800_000_000, 0, b"")[:-4] + b"\0\0\0\0", "does not match"),
         (_member(b"x", 1_800_000_000, 0, b"") + b"garbage", "trailing data"),
@@ -150,7 +149,7 @@ def test_member_magic_inside_data_takes_the_full_path(tmp_path: Path) -> None:
         (b"\x1f\x8b\x08\xe0" + bytes(20), "reserved"),
         (b"\x1f\x8b\x08\x08" + bytes(6) + b"endless name without a NUL", "header string"),
     ],
-    ids=["empty", "wrong-magic", "truncated", "bad-length", "garbage", "method", "flags", "name"],
+    ids=["empty", "truncated", "bad-length", "garbage", "method", "flags", "name"],
 )
 def test_hostile_left_untouched(tmp_path: Path, content: bytes, why: str) -> None:
     assert_left_unsupported("gzip", tmp_path / "bad.gz", content, why)
@@ -163,6 +162,8 @@ def test_wants_by_suffix_option() -> None:
     names = [b"a.gz", b"b.SVGZ", b"c.tgz", b"d.gzip"]
 
     class Fake:
+        is_dir = False
+
         def __init__(self, name: bytes) -> None:
             self.name = name
 

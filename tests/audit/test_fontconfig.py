@@ -198,7 +198,7 @@ def test_cli_fail_on_stale(fonts: Path) -> None:
     args = ("--check", "--profile", "rpm", "--source-date-epoch", str(EPOCH))
     proc = rootnorm(*args, "--fail-on", "fontconfig-stale", str(fonts))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert f"fail-on fontconfig-stale: /{CACHE}/" in proc.stdout
+    assert f"fail-on fontconfig-stale: ./{CACHE}/" in proc.stdout
 
 
 def test_cache_left_behind_by_an_excluding_run(fonts: Path, tmp_path: Path) -> None:
@@ -214,4 +214,4 @@ def test_cache_left_behind_by_an_excluding_run(fonts: Path, tmp_path: Path) -> N
     assert audit.returncode == 0, audit.stdout + audit.stderr
     found = {f["path"] for f in json.loads(report.read_text())["files"]
              if f.get("id") == "fontconfig-excluded"}  # fmt: skip
-    assert found == {f"/{CACHE}/{name}" for name in before}
+    assert found == {f"./{CACHE}/{name}" for name in before}

@@ -46,7 +46,7 @@ def test_jar_and_class_reported(jar: Path, tmp_path: Path) -> None:
     found = [
         f for f in json.loads(report.read_text())["files"] if f.get("id") == "groovy-timestamp"
     ]
-    assert [f["path"] for f in found] == ["/usr/share/java/app.jar"]
+    assert [f["path"] for f in found] == ["./usr/share/java/app.jar"]
     assert f"app/Script.class ({FIELD})" in found[0]["detail"]
     assert "Plain" not in found[0]["detail"]
 

@@ -97,7 +97,7 @@ def test_two_builds_identical_and_loadable(stores: Path, tmp_path: Path) -> None
     for name, data in untouched.items():
         assert (builds[0] / "opt/app" / name).read_bytes() == data
     found = {f["path"]: f.get("id") for f in json.loads(report.read_text())["files"]}
-    assert found["/etc/ssl/certs/java/cacerts"] is None  # changed, not a finding
+    assert found["./etc/ssl/certs/java/cacerts"] is None  # changed, not a finding
     loaded = _java_dates(
         ("JKS", builds[0] / java / "cacerts"),
         ("JCEKS", builds[0] / java / "trust.jceks"),
@@ -118,9 +118,9 @@ def test_other_password_and_pkcs12_reported(stores: Path, tmp_path: Path) -> Non
     report = tmp_path / "report.json"
     proc = rootnorm("--check", "--profile", "ostree", "--report", str(report), str(tree))
     found = {f["path"]: f.get("id") for f in json.loads(report.read_text())["files"]}
-    assert found["/opt/app/other.jks"] == "keystore-password", proc.stdout
-    assert found["/opt/app/key.p12"] == "keystore-pkcs12"
-    assert "/opt/app/keys.jks" in found
+    assert found["./opt/app/other.jks"] == "keystore-password", proc.stdout
+    assert found["./opt/app/key.p12"] == "keystore-pkcs12"
+    assert "./opt/app/keys.jks" in found
 
 
 @pytest.mark.slow

@@ -103,7 +103,7 @@ def test_without_epoch_reported_and_left(tmp_path: Path) -> None:
     proc = rootnorm("--profile", "ostree", "--report", str(report), str(root))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (root / "etc/shadow").read_bytes() == data
-    found = [f for f in json.loads(report.read_text())["files"] if f["path"] == "/etc/shadow"]
+    found = [f for f in json.loads(report.read_text())["files"] if f["path"] == "./etc/shadow"]
     assert [f["id"] for f in found] == ["shadow-last-change"]
     assert "21915" in found[0]["detail"]
 
@@ -138,6 +138,6 @@ def test_audit_profile_only_reports(tmp_path: Path) -> None:
                     str(report), str(root))  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (root / "etc/shadow").read_bytes() == data
-    found = [f for f in json.loads(report.read_text())["files"] if f["path"] == "/etc/shadow"]
+    found = [f for f in json.loads(report.read_text())["files"] if f["path"] == "./etc/shadow"]
     assert [f["id"] for f in found] == ["shadow-last-change"]
     assert "later than SOURCE_DATE_EPOCH" in found[0]["detail"]

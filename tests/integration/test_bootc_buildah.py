@@ -45,8 +45,13 @@ from testlib import unavailable
 # has. The first derived image installs six, those built on it idna and urllib3.
 DEBS = {"first": ("python3-six",), "second": ("python3-idna", "python3-urllib3")}
 IMPORTS = ("email.mime.text", "json", "xattr", "idna", "six", "urllib3", *PROBE_MODULES)
-PRUNED = ("var/cache/apt", "var/lib/apt/lists", "usr/share/locale", "usr/share/doc",
-          "usr/share/man")
+PRUNED = (
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "usr/share/locale",
+    "usr/share/doc",
+    "usr/share/man",
+)
 # Files every RUN layer of buildah holds whatever the step did (its mount points).
 RUN_ARTEFACTS = {"etc/hosts", "etc/resolv.conf", "run/.containerenv"}
 

@@ -97,8 +97,10 @@ def test_wheel_and_sdist(build: str, tmp_path: Path) -> None:
     unpacked = tmp_path / "unpacked" / f"rootnorm-{VERSION_TEXT}"
     wheels = tmp_path / "wheels"
     if frontend == "pip":
-        run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."],
-            cwd=unpacked)
+        run(
+            [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."],
+            cwd=unpacked,
+        )
     else:
         api = "import setuptools.build_meta as api, sys; print(api.build_wheel(sys.argv[1]))"
         run([vpython, "-c", api, str(wheels)], cwd=unpacked)

@@ -73,7 +73,8 @@ def _normalise(tree: Path, n: int) -> tuple[dict[str, str], set[str]]:
     audit = rootnorm("--check", "--profile", "audit", f"--source-date-epoch={EPOCH}",
                      "--report", str(report), str(tree))  # fmt: skip
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    named = {f["path"] for f in json.loads(report.read_text())["files"] if f.get("id")}
+    # report paths are "./var/...", ostree's "/var/..."
+    named = {f["path"][1:] for f in json.loads(report.read_text())["files"] if f.get("id")}
     repo = tree.parent / f"repo{n}"  # one repo each: object checksums do not depend on it
     run(["ostree", "init", f"--repo={repo}", "--mode=bare"])
     return _ostree_listing(repo, tree, f"build{n}"), named

@@ -609,6 +609,8 @@ def read_entries(src: BinaryIO, size: int) -> list[ZipEntry]:
     """Every entry, in central-directory order, with the layout checks of `plan`; raises
     Unsupported. For readers of a zip's content (the Groovy scan)."""
     return _read_entries(src, size)[0]
+
+
 def _layout_rules(entries: Sequence[ZipEntry], opts: Options) -> tuple[bool, bool]:
     """Whether the entries may be sorted, and whether stored data aligned to 4 bytes must stay
     so. An APK (v1 signed, zipaligned) keeps both its order and its alignment. A zip found by

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class ArHandler(ArchiveHandler):
     name = "ar"
     summary = "ar archives (.a; .deb if asked): member mtime to the target, uid/gid 0, mode 644/755"
+    magics = (b"!<arch>\n", b"!<thin>\n")
     options = (
         Option("suffixes", (".a",), "file names to look at"),
         Option("deb", False, "also normalise .deb packages (ar archives holding tarballs)"),

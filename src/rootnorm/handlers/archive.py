@@ -7,9 +7,9 @@ not when a profile lists the handler: a tree without archives never loads it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from rootnorm.decisions import Decision
+from rootnorm.decisions import Decision, Leave, Outcome
 from rootnorm.handlers.base import Handler, Item, name_key
 from rootnorm.inventory import Entry, Inventory
 
@@ -24,9 +24,16 @@ def suffixes(value: object) -> tuple[bytes, ...]:
 
 
 class ArchiveHandler(Handler):
-    """Subclasses set `suffixes` (lower-case bytes) in __init__ and define `make_planner`."""
+    """Subclasses set `suffixes` (lower-case bytes) in __init__ and define `make_planner`.
+
+    A file named like an archive is not one (a text file, a linker script) when a byte of its
+    head contradicts every magic of the format in `magics`: it is skipped, not reported as
+    unsupported. A file whose head agrees with a magic as far as it goes (an empty file, a cut
+    one) is an archive, maybe broken, and goes to the planner, which says what is wrong.
+    """
 
     uses_clock = True
+    magics: ClassVar[tuple[bytes, ...]] = ()  # empty: the planner alone decides
     suffixes: tuple[bytes, ...]
     _planner: Planner | None = None
 
@@ -38,7 +45,8 @@ class ArchiveHandler(Handler):
         return tuple(name_key(suffix) for suffix in self.suffixes)
 
     def wants(self, entry: Entry) -> bool:
-        return entry.name.lower().endswith(self.suffixes)
+        # A directory is never an archive (an unpacked .egg, an exploded .war)
+        return not entry.is_dir and entry.name.lower().endswith(self.suffixes)
 
     def costly(self, inventory: Inventory, index: int) -> bool:
         # However small: the parent decides the pyc headers meanwhile, so every archive a
@@ -48,6 +56,10 @@ class ArchiveHandler(Handler):
     def inspect(self, item: Item) -> Decision:
         from rootnorm.archives.decide import decide
 
+        if self.magics:
+            head = item.head()
+            if head and not any(magic.startswith(head[: len(magic)]) for magic in self.magics):
+                return Leave(Outcome.SKIPPED, f"not {self.name}: no {self.name} magic")
         if self._planner is None:
             self._planner = self.make_planner()
         return decide(self.name, self._planner, item)

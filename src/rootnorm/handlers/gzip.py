@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class GzipHandler(ArchiveHandler):
     name = "gzip"
     summary = "gzip files: member MTIME to the target time, stored name and header CRC dropped"
+    magics = (b"\x1f\x8b",)
     options = (
         Option("suffixes", (".gz", ".tgz", ".svgz", ".emz", ".dz"), "file names to look at"),
     )

@@ -63,6 +63,8 @@ class ZipHandler(ArchiveHandler):
         return None if self.by_content else super().name_keys()
 
     def wants(self, entry: Entry) -> bool:
+        if entry.is_dir:
+            return False  # never an archive (an unpacked .egg, an exploded .war)
         if entry.name.lower().endswith(self.suffixes):
             return True
         return (
