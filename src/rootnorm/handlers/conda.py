@@ -8,7 +8,6 @@ downloads every channel's repodata again (on a read-only image, at every run).
 from __future__ import annotations
 
 from rootnorm.decisions import Decision, Leave, Outcome
-from rootnorm.formats import condastate
 from rootnorm.handlers.base import Handler, Item
 from rootnorm.handlers.replace import patch_or_rewrite
 from rootnorm.inventory import Entry
@@ -37,6 +36,8 @@ class CondaHandler(Handler):
         return entry.is_file and 0 < entry.size <= MAX_SIZE and entry.name.endswith(SUFFIXES)
 
     def inspect(self, item: Item) -> Decision:
+        from rootnorm.formats import condastate  # only for a tree that has such a file
+
         cache = item.inventory.lookup(_cache_rel(item.entry.rel))
         if cache is None or not cache.is_file:
             return None  # a json of another kind, not a repodata state

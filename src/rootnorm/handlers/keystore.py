@@ -9,7 +9,6 @@ password, or a PKCS#12 store (random salts: not reproducible), is reported and l
 from __future__ import annotations
 
 from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome
-from rootnorm.formats import jks
 from rootnorm.handlers.base import Handler, Item
 from rootnorm.handlers.replace import patch_or_rewrite
 from rootnorm.inventory import Entry
@@ -18,6 +17,7 @@ PASSWORD = "changeit"
 SUFFIXES = (b".jks", b".jceks", b".keystore", b".ks", b".truststore", b".p12", b".pfx")
 NAMES = (b"cacerts", b"jssecacerts")
 MAX_SIZE = 64 << 20
+SMALLEST = 12 + 20  # magic, version, count, and the SHA-1 digest
 MS = 1_000_000  # ns per ms
 DER_SEQUENCE = 0x30
 FINDINGS = {
@@ -46,7 +46,7 @@ class KeystoreHandler(Handler):
         name = entry.name.lower()
         return (
             entry.is_file
-            and 12 + jks.DIGEST_SIZE <= entry.size <= MAX_SIZE
+            and SMALLEST <= entry.size <= MAX_SIZE
             and (name in NAMES or name.endswith(SUFFIXES))
         )
 
@@ -54,6 +54,8 @@ class KeystoreHandler(Handler):
         return self.settings.clock.final_ns(ms * MS) // MS
 
     def inspect(self, item: Item) -> Decision:
+        from rootnorm.formats import jks  # only for a tree that has such a file
+
         kind = jks.kind_of(item.head())
         if kind is None:
             if item.head()[0] == DER_SEQUENCE:

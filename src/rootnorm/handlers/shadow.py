@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from rootnorm.clock import Policy
 from rootnorm.decisions import Decision, Finding, Findings, Leave, Outcome
-from rootnorm.formats import shadow
 from rootnorm.handlers.base import Handler, Item, Option
 from rootnorm.handlers.replace import patch_or_rewrite
 from rootnorm.inventory import Entry
@@ -48,6 +47,8 @@ class ShadowHandler(Handler):
         return epoch
 
     def inspect(self, item: Item) -> Decision:
+        from rootnorm.formats import shadow  # only for a tree that has such a file
+
         data = item.pread(item.entry.size, 0)
         epoch = self._epoch()
         try:
