@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rootnorm.handlers.archive import ArchiveHandler, suffixes
+from rootnorm.handlers.archive import ArchiveHandler
 from rootnorm.handlers.base import Option, Settings
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class ArHandler(ArchiveHandler):
 
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         super().__init__(settings, options)
-        self.suffixes = suffixes(self.opts["suffixes"]) + ((b".deb",) if self.opts["deb"] else ())
+        self.suffixes += (b".deb",) if self.opts["deb"] else ()
 
     def make_planner(self) -> Planner:
         from rootnorm.archives import arfmt

@@ -7,10 +7,11 @@ not when a profile lists the handler: a tree without archives never loads it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from rootnorm.decisions import Decision, Leave, Outcome
-from rootnorm.handlers.base import Handler, Item, name_key
+from rootnorm.handlers.base import Handler, Item, Settings, name_key
 from rootnorm.inventory import Entry, Inventory
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class ArchiveHandler(Handler):
     magics: ClassVar[tuple[bytes, ...]] = ()  # empty: the planner alone decides
     suffixes: tuple[bytes, ...]
     _planner: Planner | None = None
+
+    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
+        super().__init__(settings, options)
+        self.suffixes = suffixes(self.opts["suffixes"])  # every archive handler has the option
 
     def make_planner(self) -> Planner:
         """The format's planner with this run's settings (imports the format code)."""

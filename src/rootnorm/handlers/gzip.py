@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rootnorm.handlers.archive import ArchiveHandler, suffixes
-from rootnorm.handlers.base import Option, Settings
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Option
 
 if TYPE_CHECKING:
     from rootnorm.archives.decide import Planner
@@ -20,10 +19,6 @@ class GzipHandler(ArchiveHandler):
     options = (
         Option("suffixes", (".gz", ".tgz", ".svgz", ".emz", ".dz"), "file names to look at"),
     )
-
-    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
-        super().__init__(settings, options)
-        self.suffixes = suffixes(self.opts["suffixes"])
 
     def make_planner(self) -> Planner:
         from rootnorm.archives import gzipfmt

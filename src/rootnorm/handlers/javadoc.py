@@ -6,13 +6,12 @@ the head the pipeline reads anyway, so none goes to a --jobs worker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
 from rootnorm.decisions import Decision
-from rootnorm.handlers.archive import ArchiveHandler, suffixes
-from rootnorm.handlers.base import Item, Option, Settings
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Item, Option
 from rootnorm.inventory import Inventory
 
 if TYPE_CHECKING:
@@ -25,10 +24,6 @@ class JavadocHandler(ArchiveHandler):
     name = "javadoc"
     summary = "javadoc pages: generated-date comment and dc.created meta tag to the target time"
     options = (Option("suffixes", (".html",), "file names to look at"),)
-
-    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
-        super().__init__(settings, options)
-        self.suffixes = suffixes(self.opts["suffixes"])
 
     def costly(self, inventory: Inventory, index: int) -> bool:
         return False

@@ -6,11 +6,9 @@ together, as they do in every header gettext writes; else the file is rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from rootnorm.decisions import Decision, Leave, Outcome, Patch, Rewrite
-from rootnorm.handlers.archive import ArchiveHandler, suffixes
-from rootnorm.handlers.base import Item, Option, Settings
+from rootnorm.handlers.archive import ArchiveHandler
+from rootnorm.handlers.base import Item, Option
 from rootnorm.inventory import Inventory
 
 MAX_PATCH = 64  # POT-Creation-Date and PO-Revision-Date on adjacent lines: about 60 bytes
@@ -21,10 +19,6 @@ class MoHandler(ArchiveHandler):
     summary = "gettext catalogues: header POT-Creation-Date and PO-Revision-Date to the target time"
     options = (Option("suffixes", (".mo", ".gmo"), "file names to look at"),)
     patches_in_place = True
-
-    def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
-        super().__init__(settings, options)
-        self.suffixes = suffixes(self.opts["suffixes"])
 
     def costly(self, inventory: Inventory, index: int) -> bool:
         return False  # a few small reads and one small write, like a pyc header

@@ -8,7 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rootnorm.decisions import Decision
-from rootnorm.handlers.archive import ArchiveHandler, suffixes
+from rootnorm.handlers.archive import ArchiveHandler
 from rootnorm.handlers.base import Item, Option, Settings, name_key
 from rootnorm.inventory import Entry, Inventory
 
@@ -55,7 +55,6 @@ class ZipHandler(ArchiveHandler):
 
     def __init__(self, settings: Settings, options: Mapping[str, object]) -> None:
         super().__init__(settings, options)
-        self.suffixes = suffixes(self.opts["suffixes"])
         self.by_content = bool(self.opts["by_content"])
         self._content_planner: Planner | None = None
 
