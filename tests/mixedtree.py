@@ -33,6 +33,7 @@ STDLIB_PACKAGES = (
 ALL_VERSIONS = ("2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 TOOLS = ("gzip", "zip", "jar", "ar", "fc-cache", "setfattr")
+MAN_PAGES = 20  # pipeline.MIN_HEAVY is 16: fewer archives, and --jobs 2 forks no worker
 ODD_NAMES = (b"new\nline.txt", b"latin1-\xe9t\xe9.txt", b"bad-\xff\xfe.bin", b"with space.txt")
 
 
@@ -132,6 +133,13 @@ def _archives(root: Path, scratch: Path) -> None:
         (share / name).write_text(text)
         os.utime(share / name, ns=(NEW, NEW))
         _run("gzip", "-9", str(share / name))  # records the name and the mtime
+    man = root / "usr/share/man/man1"  # enough archives for --jobs 2 to fork its workers
+    man.mkdir(parents=True)
+    for i in range(MAN_PAGES):
+        page = man / f"tool{i}.1"
+        page.write_text(f".TH TOOL{i} 1\n.SH NAME\ntool{i} \\- does {i}\n" + text[: 40 * i])
+        os.utime(page, ns=(NEW, NEW))
+        _run("gzip", "-9", str(page))
     content = scratch / "content"
     (content / "pkg").mkdir(parents=True)
     (content / "pkg/data.txt").write_text(text)

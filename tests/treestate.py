@@ -175,5 +175,10 @@ def corrupt(state: TreeState, before: TreeState, after: TreeState) -> list[str]:
 
 
 def summary(lines: list[str]) -> str:
-    more = f"\n  ... and {len(lines) - SHOWN} more" if len(lines) > SHOWN else ""
-    return "\n  ".join(["", *lines[:SHOWN]]) + more
+    """The lines grouped by kind (paths and numbers aside): each kind's count and first line."""
+    kinds: dict[str, list[str]] = {}
+    for line in lines:
+        kinds.setdefault(re.sub(r"\d+", "N", re.sub(r"root/\S*", "PATH", line)), []).append(line)
+    shown = [f"{len(same)} x {same[0]}" if len(same) > 1 else same[0] for same in kinds.values()]
+    more = f"\n  ... and {len(shown) - SHOWN} more kinds" if len(shown) > SHOWN else ""
+    return "\n  ".join(["", *shown[:SHOWN]]) + more
