@@ -77,8 +77,9 @@ def run(config: Config, root: Path, stop: float | None = None, sig: int = signal
     return Run(proc.returncode, output, seconds)
 
 
-def survivors(pgid: int) -> bool:
-    deadline = time.monotonic() + SURVIVOR_WAIT
+def survivors(pgid: int, wait: float = SURVIVOR_WAIT) -> bool:
+    """Whether processes of group `pgid` are still there after `wait` seconds."""
+    deadline = time.monotonic() + wait
     while True:
         try:
             os.killpg(pgid, 0)
