@@ -8,6 +8,7 @@ The walk lists the tree through these fds, and the writer and `safeopen` reach i
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -21,6 +22,13 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 class Raced(OSError):
     """The name no longer refers to what the walk saw (changed, replaced or gone)."""
+
+
+def close_quietly(fd: int) -> None:
+    """Close an fd whose data, if any, is already where it must be (a directory, a file read
+    or fsynced): an error of close (EIO) cannot mean a lost change, so it is not one."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def same_inode(st: os.stat_result, entry: Entry) -> bool:
@@ -81,14 +89,14 @@ class DirFds:
         self._fds[dir_index] = fd
         if len(self._fds) > self.keep:
             evicted, evicted_fd = self._fds.popitem(last=False)  # never `fd`: the newest
-            os.close(evicted_fd)
+            close_quietly(evicted_fd)
             if evicted == self._last:  # a long chain can reach it; its number may be reused
                 self._last, self._last_fd = -1, -1
         return fd
 
     def close(self) -> None:
         for fd in self._fds.values():
-            os.close(fd)
+            close_quietly(fd)
         self._fds.clear()
         self._last, self._last_fd = -1, -1
 

@@ -311,6 +311,7 @@ def _one_file(
         fd, writable = writer.open_item(index, writable)
     except OSError as exc:
         result.records.append(Record(path, run.content[wanted[0]].name, Outcome.FAILED, _why(exc)))
+        _hold_anchors(run, inventory, index, wanted, result)
         return
     try:
         item = Item(inventory, index, fd, writer.dirs.get)
@@ -321,10 +322,12 @@ def _one_file(
                 decision = handler.inspect(item)
             except OSError as exc:
                 result.records.append(Record(path, handler.name, Outcome.FAILED, _why(exc)))
+                _hold_anchors(run, inventory, index, wanted, result)
                 return
             except Exception as exc:  # a handler bug must not end the run or show a traceback
                 detail = f"internal error in handler {handler.name}: {exc!r}"
                 result.records.append(Record(path, handler.name, Outcome.FAILED, detail))
+                _hold_anchors(run, inventory, index, wanted, result)
                 return
             if decision is None:
                 continue
@@ -386,7 +389,20 @@ def _one_file(
         result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
     finally:
         if fd >= 0:
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError as exc:
+                result.records.append(Record(path, "pipeline", Outcome.FAILED, _why(exc)))
+
+
+def _hold_anchors(
+    run: Run, inventory: Inventory, index: int, wanted: tuple[int, ...], result: ChunkResult
+) -> None:
+    """A file no handler could decide on: what its validity rests on keeps its mtime."""
+    for k in wanted:
+        anchor = run.content[k].anchor(inventory, index)
+        if anchor is not None:
+            result.held.append(anchor)
 
 
 def _content_parallel(

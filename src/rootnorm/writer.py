@@ -28,7 +28,7 @@ import xattr
 
 from rootnorm import stopping
 from rootnorm.decisions import Patch
-from rootnorm.dirfds import DirFds, Raced, same_inode
+from rootnorm.dirfds import DirFds, Raced, close_quietly, same_inode
 from rootnorm.inventory import Entry, Inventory
 from rootnorm.journal import Journal
 from rootnorm.safeopen import READ_FLAGS, open_file
@@ -212,8 +212,8 @@ class Writer:
                 self._settle_dir(entry.parent)
             raise
         finally:
-            os.close(tmp_fd)
-            os.close(src_fd)
+            close_quietly(tmp_fd)  # fsynced, or removed
+            close_quietly(src_fd)
         self._move_other_names(index, dir_fd)
         inventory.update_inode(index, new_st.st_dev, new_st.st_ino, new_st.st_size)
         self._mtime_set(index, mtime)

@@ -133,5 +133,10 @@ class Handler:
         its work, and a forked worker pays for every page it touches."""
         return False
 
+    def anchor(self, inventory: Inventory, index: int) -> int | None:
+        """The entry file `index`'s validity rests on, if the name alone tells (a pyc's
+        source): it keeps its mtime when the file cannot be read (see Patch.anchor)."""
+        return None
+
     def inspect(self, item: Item) -> Decision:
         raise NotImplementedError

@@ -79,6 +79,10 @@ class PycHandler(Handler):
         found = self._found[index] = _source_index(inventory, source_of(entry.rel))
         return isinstance(found, int) and not inventory.entries[found].mtime_ns
 
+    def anchor(self, inventory: Inventory, index: int) -> int | None:
+        found = _source_index(inventory, source_of(inventory.entries[index].rel))
+        return found if isinstance(found, int) else None
+
     def inspect(self, item: Item) -> Decision:
         parsed = pycheader.parse(item.head())
         if isinstance(parsed, str):
