@@ -31,8 +31,17 @@ def main() -> int:
         "--corpus", type=Path, help="corpus directory to keep (default: a temp one)"
     )
     parser.add_argument("--artifacts", type=Path, default=Path.cwd(), help="where crashes go")
+    parser.add_argument("--replay", type=Path, nargs="+", help="run these inputs, no fuzzing")
     parser.add_argument("libfuzzer", nargs="*", help="more libFuzzer flags, after --")
     args = parser.parse_args()
+    if args.replay:
+        import targets
+
+        harness = targets.Harness(args.target)
+        for path in args.replay:
+            harness.one(path.read_bytes())  # a crash shows its traceback
+            print(f"{path}: no crash")
+        return 0
 
     import atheris
 

@@ -64,15 +64,28 @@ TARGETS: dict[str, Target] = {
         place=_place_pyc,
     ),
     "gzip": Target(
-        "gzip", "usr/share/doc/a.gz", lambda s, r: seeds.gzip(s), ("rootnorm.archives.gzipfmt",)
+        "gzip",
+        "usr/share/doc/a.gz",
+        lambda s, r: seeds.gzip(s),
+        ("rootnorm.archives.gzipfmt", "rootnorm.archives.decide"),
     ),
     "zip": Target(
         "zip",
         "usr/share/java/a.jar",
         lambda s, r: seeds.zip_(s),
-        ("rootnorm.archives.zipfmt", "rootnorm.archives.zipextra", "rootnorm.archives.zipcontent"),
+        (
+            "rootnorm.archives.zipfmt",
+            "rootnorm.archives.zipextra",
+            "rootnorm.archives.zipcontent",
+            "rootnorm.archives.decide",
+        ),
     ),
-    "ar": Target("ar", "usr/lib/a.a", lambda s, r: seeds.ar(s), ("rootnorm.archives.arfmt",)),
+    "ar": Target(
+        "ar",
+        "usr/lib/a.a",
+        lambda s, r: seeds.ar(s),
+        ("rootnorm.archives.arfmt", "rootnorm.archives.decide"),
+    ),
     "fontconfig": Target(
         "fontconfig",
         "var/cache/fontconfig/0123456789abcdef0123456789abcdef-le64.cache-9",
