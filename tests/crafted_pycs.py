@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import marshal
-import re
 import struct
 import sys
 
@@ -33,13 +32,14 @@ def _ref_dag(levels: int = 5, fan: int = 64) -> bytes:
 def _ref_cycle() -> bytes:
     """A code object whose constant is a tuple that references itself: interning the
     constants recurses until the C stack overflows (a segfault, not an exception)."""
-    data = marshal.dumps(compile(SOURCE, "m", "exec").replace(co_consts=((None,),)))
-    found = re.search(rb"[)\xa9]\x01[)\xa9]\x01N", data)  # ((None,),), either tuple flagged
-    assert found is not None
-    inner = found.start() + 2
-    code_field = 1 + len(_INTS)
-    slot = sum(1 for at in (0, code_field, inner - 2) if data[at] & 0x80)
-    return data[:inner] + b"\xa9\x01r" + struct.pack("<i", slot) + data[inner + 3 :]
+    inner = (None,)
+    outer = (inner,)
+    code = compile(SOURCE, "m", "exec", dont_inherit=True).replace(co_consts=(outer,))
+    data = marshal.dumps(code)  # all three referenced here, so flagged: as in a real pyc
+    at = data.index(b"\xa9\x01\xa9\x01N") + 4  # the None in ((None,),)
+    flagged_before = sum(1 for pos in (0, 1 + len(_INTS)) if data[pos] & 0x80)  # code, co_code
+    slot = flagged_before + 1  # then the outer tuple, then this one
+    return data[:at] + b"r" + struct.pack("<i", slot) + data[at + 1 :]
 
 
 def bodies() -> dict[str, bytes]:
