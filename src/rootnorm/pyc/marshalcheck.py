@@ -23,6 +23,7 @@ the expanded object). Real caches pass: all 39,980 pycs of the 3.9-3.13 standard
 
 from __future__ import annotations
 
+import struct
 import sys
 
 MAX_DEPTH = 1000  # compile nests far less (200 parentheses, 100 indents); marshal allows 2000
@@ -30,6 +31,7 @@ WEIGHT_PER_BYTE = 1  # expanded weight per stream byte: real caches stay below 0
 WEIGHT_BASE = 1 << 16
 
 FLAG_REF = 0x80
+_int32 = struct.Struct("<i").unpack_from
 _NO_PAYLOAD = {ord("N"): "none", ord("F"): "bool", ord("T"): "bool", ord("."): "ellipsis"}
 _FIXED = {ord("i"): (4, "int"), ord("g"): (8, "float"), ord("y"): (16, "complex")}
 _SIZED32 = {ord("s"): "bytes", ord("t"): "str", ord("u"): "str", ord("a"): "str", ord("A"): "str"}
@@ -91,25 +93,7 @@ def problem(data: bytes, start: int) -> str | None:
         kind = ""
         weight = 1
         count = -1  # a container's element count: pushed below
-        if code in _NO_PAYLOAD:
-            kind = _NO_PAYLOAD[code]
-        elif code in _FIXED:
-            size, kind = _FIXED[code]
-            pos += size
-            weight += size >> 5
-        elif code in _SIZED32 or code == _LONG:
-            if pos + 4 > end:
-                return "marshal data truncated"
-            size = int.from_bytes(data[pos : pos + 4], "little", signed=True)
-            if code == _LONG:
-                kind, size = "int", 2 * abs(size)  # 15-bit digits, two bytes each
-            elif size < 0:
-                return "marshal data with a negative length"
-            else:
-                kind = _SIZED32[code]
-            pos += 4 + size
-            weight += size >> 5
-        elif code in _SIZED8:
+        if code in _SIZED8:
             if pos >= end:
                 return "marshal data truncated"
             size = data[pos]
@@ -119,7 +103,7 @@ def problem(data: bytes, start: int) -> str | None:
         elif code == _REF:
             if pos + 4 > end:
                 return "marshal data truncated"
-            index = int.from_bytes(data[pos : pos + 4], "little", signed=True)
+            index = _int32(data, pos)[0]
             pos += 4
             if not 0 <= index < len(refs):
                 return "marshal data with an invalid reference"
@@ -132,11 +116,29 @@ def problem(data: bytes, start: int) -> str | None:
                 return "marshal data truncated"
             kind, count = "tuple", data[pos]
             pos += 1
+        elif code in _NO_PAYLOAD:
+            kind = _NO_PAYLOAD[code]
+        elif code in _FIXED:
+            size, kind = _FIXED[code]
+            pos += size
+            weight += size >> 5
+        elif code in _SIZED32 or code == _LONG:
+            if pos + 4 > end:
+                return "marshal data truncated"
+            size = _int32(data, pos)[0]
+            if code == _LONG:
+                kind, size = "int", 2 * abs(size)  # 15-bit digits, two bytes each
+            elif size < 0:
+                return "marshal data with a negative length"
+            else:
+                kind = _SIZED32[code]
+            pos += 4 + size
+            weight += size >> 5
         elif code in (_TUPLE, _FROZENSET):
             if pos + 4 > end:
                 return "marshal data truncated"
             kind = "tuple" if code == _TUPLE else "frozenset"
-            count = int.from_bytes(data[pos : pos + 4], "little", signed=True)
+            count = _int32(data, pos)[0]
             pos += 4
             if count < 0:
                 return "marshal data with a negative length"
