@@ -128,10 +128,9 @@ class Harness:
     def one(self, data: bytes) -> None:
         self._write(data)
         inventory = self.inventory
-        for entry in inventory.entries:  # what the walk would see now (sizes, mtimes)
-            if entry.is_file:
-                st = os.lstat(os.path.join(inventory.root, entry.rel))
-                entry.size, entry.mtime_ns = st.st_size, st.st_mtime_ns
+        for entry in inventory.entries:  # what a walk would see now (seeds filled the tree)
+            st = os.lstat(os.path.join(inventory.root, entry.rel))
+            entry.size, entry.mtime_ns = st.st_size, st.st_mtime_ns
         if not self.handler.wants(inventory.entries[self.index]):
             return  # e.g. a fontconfig cache shorter than its header
         fd = open_file_alone(inventory, self.index)
