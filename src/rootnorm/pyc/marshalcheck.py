@@ -18,7 +18,7 @@ and refuses it unless:
 
 What passes costs `marshal.loads` a small multiple of the stream's size in memory and time, and
 the same bound holds for comparing the result with a fresh compile (a comparison walks at most
-the expanded object). Real caches pass: all 39,980 pycs of the 3.9-3.13 standard libraries do.
+the expanded object). Real caches pass: all 40,568 pycs of the 3.9-3.13 standard libraries do.
 """
 
 from __future__ import annotations
