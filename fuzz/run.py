@@ -21,6 +21,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "src")]
 ADDRESS_SPACE = 3 << 30  # the interpreter, atheris' counters, and a bounded parser
 RSS_LIMIT_MB = 1024
 TIMEOUT_S = 10
+INSTRUMENTED = ["rootnorm", "elftools"]  # packages whose code feeds coverage back
 
 
 def main() -> int:
@@ -45,17 +46,12 @@ def main() -> int:
 
     import atheris
 
-    with atheris.instrument_imports(include=["rootnorm"]):
+    with atheris.instrument_imports(include=INSTRUMENTED):
         import targets
 
         target = targets.TARGETS[args.target]
         for module in target.modules:
-            if module.startswith("rootnorm"):
-                importlib.import_module(module)
-    for module in target.modules:
-        if not module.startswith("rootnorm"):
-            with atheris.instrument_imports(include=[module]):
-                importlib.import_module(module)
+            importlib.import_module(module)
 
     harness = targets.Harness(args.target)
     corpus = args.corpus or Path(tempfile.mkdtemp(prefix=f"rootnorm-fuzz-{args.target}-corpus-"))

@@ -36,7 +36,7 @@ class Target(NamedTuple):
     handler: str  # registry name (rootnorm.handlers)
     path: str  # where an input is written, root-relative; the handler must want this name
     seeds: Callable[[Path, Path], list[bytes]]  # (scratch, root) -> seed inputs
-    modules: tuple[str, ...]  # imported under coverage instrumentation
+    modules: tuple[str, ...]  # imported under coverage instrumentation (run.py INSTRUMENTED)
     options: Mapping[str, object] = {}
     place: Callable[[Path, str, bytes], None] | None = None  # writes an input; default: as is
 
