@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib.util
 import marshal
 import re
+import warnings
+
+from rootnorm.pyc.marshalcheck import problem
 
 _OPT_LEVEL = re.compile(rb"\.opt-([12])\.py[co]$")
 
@@ -25,12 +28,26 @@ def same_code(pyc: bytes, header_size: int, source: bytes, optimize: int) -> boo
 
     Code objects compare everything but the file name (bytecode, constants, names, line
     tables, nested code), so equal means the cache runs exactly what the source says.
+    marshal is trusted only with a stream `marshalcheck` proved bounded; that bound covers the
+    comparison too. compile's cost is bounded by the source's size, and the warnings the
+    tree's code raises (SyntaxWarning for "\\d"...) are not rootnorm's to show.
     """
     if pyc[:4] != importlib.util.MAGIC_NUMBER:
         return None
-    try:
-        cached = marshal.loads(pyc[header_size:])
-        fresh = compile(source, cached.co_filename, "exec", dont_inherit=True, optimize=optimize)
-    except Exception:  # garbage after a valid header, or a source that no longer compiles
+    if problem(pyc, header_size) is not None:
         return False
-    return bool(cached == fresh)
+    try:
+        cached = marshal.loads(memoryview(pyc)[header_size:])
+    except (ValueError, TypeError, EOFError, SystemError):  # refused by the code constructor
+        return False
+    try:
+        name = cached.co_filename
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fresh = compile(source, name, "exec", dont_inherit=True, optimize=optimize)
+    except Exception:  # a source that no longer compiles, or too complex to
+        return False
+    try:
+        return bool(cached == fresh)
+    except RecursionError:
+        return False
