@@ -29,6 +29,9 @@ EPOCH = 1_700_000_000
 SETTINGS = Settings(clock=Clock(Policy.CLAMP, EPOCH), mtimes_final=True, source_date_epoch=EPOCH)
 DECISIONS = (Leave, Patch, Rewrite, Remove, Findings, type(None))
 FONT_DIR = "usr/share/fonts/dejavu"
+CONDA_DIR = "opt/conda/pkgs/cache"
+CONDA_CACHE = b'{"info": {"subdir": "noarch"}, "packages": {}}\n'  # the cached repodata
+CONDA_MTIME_NS = (EPOCH + 1000) * 1_000_000_000  # later than EPOCH: the clamp moves it
 PYC_DIR = "usr/lib/python3/site-packages"
 
 
@@ -53,6 +56,14 @@ def _place_pyc(root: Path, path: str, data: bytes) -> None:
     module.write_bytes(source)
     os.utime(module, (EPOCH, EPOCH))  # never the header's mtime: a mismatch to verify
     (root / path).write_bytes(content)
+
+
+def _place_conda(root: Path, path: str, data: bytes) -> None:
+    """The state file, and the cached repodata it describes (its anchor) beside it."""
+    cache = root / CONDA_DIR / "0123abcd.json"
+    cache.write_bytes(CONDA_CACHE)
+    os.utime(cache, ns=(CONDA_MTIME_NS, CONDA_MTIME_NS))
+    (root / path).write_bytes(data)
 
 
 TARGETS: dict[str, Target] = {
@@ -95,6 +106,37 @@ TARGETS: dict[str, Target] = {
     "elf": Target(
         "elf", "usr/bin/prog", lambda s, r: seeds.elf(s), ("rootnorm.audit.elfscan", "elftools")
     ),
+    "mo": Target(
+        "mo",
+        "usr/share/locale/de/LC_MESSAGES/a.mo",
+        lambda s, r: seeds.mo(s),
+        ("rootnorm.formats.mofmt", "rootnorm.handlers.mo"),
+    ),
+    "png": Target(
+        "png", "usr/share/icons/a.png", lambda s, r: seeds.png(), ("rootnorm.formats.pngfmt",)
+    ),
+    "javadoc": Target(
+        "javadoc",
+        "usr/share/doc/api/index.html",
+        lambda s, r: seeds.javadoc(),
+        ("rootnorm.formats.javadocfmt",),
+    ),
+    "shadow": Target(
+        "shadow", "etc/shadow", lambda s, r: seeds.shadow(), ("rootnorm.formats.shadow",)
+    ),
+    "keystore": Target(
+        "keystore",
+        "etc/ssl/certs/java/cacerts",
+        lambda s, r: seeds.keystore(s),
+        ("rootnorm.formats.jks",),
+    ),
+    "conda": Target(
+        "conda",
+        f"{CONDA_DIR}/0123abcd.info.json",
+        lambda s, r: seeds.conda(len(CONDA_CACHE), CONDA_MTIME_NS),
+        ("rootnorm.formats.condastate",),
+        place=lambda root, path, data: _place_conda(root, path, data),
+    ),
 }
 
 
@@ -106,7 +148,7 @@ class Harness:
         # a RAM file system when there is one: one write per input
         memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
         self.root = Path(tempfile.mkdtemp(prefix=f"rootnorm-fuzz-{name}-", dir=memory))
-        for directory in (FONT_DIR, f"{PYC_DIR}/__pycache__"):
+        for directory in (FONT_DIR, f"{PYC_DIR}/__pycache__", CONDA_DIR):
             (self.root / directory).mkdir(parents=True)
         (self.root / self.target.path).parent.mkdir(parents=True, exist_ok=True)
         self.handler: Handler = load(self.target.handler)(SETTINGS, self.target.options)

@@ -506,7 +506,7 @@ def test_readme_quick_start_works_with_an_externally_managed_python(tmp_path: Pa
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
     checkout = tmp_path / "checkout"  # pip builds in the source tree: not in this one
     shutil.copytree(REPO / "src", checkout / "src", ignore=shutil.ignore_patterns("*.egg-info"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.cfg", "MANIFEST.in", "README.md", "LICENSE"):
         shutil.copy(REPO / name, checkout / name)
     proc = subprocess.run(
         ["bash", "-ec", script], cwd=checkout, env=env, capture_output=True, text=True, timeout=600

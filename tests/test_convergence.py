@@ -37,30 +37,6 @@ from testlib import NS, rootnorm
 SEED = int(os.environ.get("ROOTNORM_KILL_SEED") or random.randrange(1 << 32))
 KILLS = int(os.environ.get("ROOTNORM_KILLS") or 20)
 
-# Failures of today's code (issue 13): each mark must go when the redesign lands (XPASS fails).
-NOT_CONVERGED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 13: a rerun after an interruption removes valid pycs (header == final mtime "
-    "!= source mtime) and leaves the temp files of a kill",
-)
-RPM_CLAMP = (
-    "; rpm: a directory older than SOURCE_DATE_EPOCH that a killed run left with a new mtime "
-    "is clamped by the rerun"
-)
-WORKER_TRACEBACK = "; --jobs 2: workers print BrokenPipeError tracebacks when the parent is killed"
-
-
-def _sigkill_mark(profile: str, jobs: int) -> pytest.MarkDecorator:
-    reason = str(NOT_CONVERGED.kwargs["reason"])
-    reason += RPM_CLAMP if profile == "rpm" else ""
-    reason += WORKER_TRACEBACK if jobs > 1 else ""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-SIGNAL_UNHANDLED = pytest.mark.xfail(
-    strict=True, reason="issue 13: SIGTERM/SIGHUP kill the run uncleaned (death by the signal)"
-)
-
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -128,9 +104,7 @@ def _sigkills(base: Path, config: Config) -> None:
 
 
 CONFIGS = [
-    pytest.param(
-        Config(profile, jobs), id=f"{profile}-jobs{jobs}", marks=_sigkill_mark(profile, jobs)
-    )
+    pytest.param(Config(profile, jobs), id=f"{profile}-jobs{jobs}")
     for profile in ("ostree", "rpm")
     for jobs in (1, 2)
 ]
@@ -151,13 +125,7 @@ _counted: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "jobs"),
-    [
-        pytest.param("INT", 1, marks=NOT_CONVERGED),
-        pytest.param("INT", 2, marks=NOT_CONVERGED),
-        pytest.param("TERM", 1, marks=SIGNAL_UNHANDLED),
-        pytest.param("TERM", 2, marks=SIGNAL_UNHANDLED),
-        pytest.param("HUP", 1, marks=SIGNAL_UNHANDLED),
-    ],
+    [("INT", 1), ("INT", 2), ("TERM", 1), ("TERM", 2), ("HUP", 1)],
 )
 def test_signal_stops_cleanly_and_rerun_converges(base: Path, sig: str, jobs: int) -> None:
     config = Config("ostree", jobs)
@@ -177,9 +145,6 @@ def test_signal_stops_cleanly_and_rerun_converges(base: Path, sig: str, jobs: in
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="issue 13: temp files of a killed run are neither reported nor removed"
-)
 def test_temp_file_of_a_killed_run_is_reported_then_removed(base: Path) -> None:
     """SIGKILL on the first write into a temp file leaves it; --check, the audit and the next
     run must all see it, and the run must remove it."""
@@ -213,11 +178,6 @@ def _children(pid: int) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13: Ctrl-C with --jobs 2 prints worker tracebacks; the workers can outlive "
-    "the parent by seconds, or the run hangs",
-)
 def test_ctrl_c_while_workers_run_stops_cleanly(base: Path) -> None:
     """SIGINT to the whole process group (as a terminal's Ctrl-C) while both workers exist."""
     config = Config("ostree", 2)

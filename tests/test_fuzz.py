@@ -11,7 +11,20 @@ import pytest
 from testlib import REPO, unavailable
 
 RUNS = 3000
-TARGETS = ("pyc", "gzip", "zip", "ar", "fontconfig", "elf")
+TARGETS = (
+    "pyc",
+    "gzip",
+    "zip",
+    "ar",
+    "fontconfig",
+    "elf",
+    "mo",
+    "png",
+    "javadoc",
+    "shadow",
+    "keystore",
+    "conda",
+)
 
 
 def test_every_target_listed() -> None:

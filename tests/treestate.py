@@ -19,6 +19,16 @@ from pathlib import Path
 
 # writer._temp_name: "." + name[:200] + "." + 8 hex digits + ".rootnorm-tmp"
 TEMP_NAME = re.compile(rb"\..*\.[0-9a-f]{8}\.rootnorm-tmp", re.DOTALL)
+# rootnorm's journal: kept by a run that stopped or failed, for the next run to finish from
+JOURNAL_NAME = re.compile(rb"\.rootnorm-journal\.[0-9]+")
+
+
+def own(rel: bytes) -> bool:
+    """A temp file or journal of rootnorm's."""
+    name = os.path.basename(rel)
+    return bool(TEMP_NAME.fullmatch(name) or JOURNAL_NAME.fullmatch(name))
+
+
 SHOWN = 12  # differences listed in a message; the rest are counted
 
 
@@ -153,8 +163,8 @@ def differences_by_name(
 
 
 def temp_leftovers(state: TreeState) -> list[bytes]:
-    """Names matching rootnorm's temp-file pattern, whatever their type."""
-    return sorted(rel for rel in state.entries if TEMP_NAME.fullmatch(os.path.basename(rel)))
+    """Names matching rootnorm's temp-file or journal pattern, whatever their type."""
+    return sorted(rel for rel in state.entries if own(rel))
 
 
 def corrupt(state: TreeState, before: TreeState, after: TreeState) -> list[str]:
@@ -162,7 +172,7 @@ def corrupt(state: TreeState, before: TreeState, after: TreeState) -> list[str]:
     names that are in neither tree."""
     lines = []
     for rel, entry in sorted(state.entries.items()):
-        if TEMP_NAME.fullmatch(os.path.basename(rel)):
+        if own(rel):
             continue
         old, new = before.entries.get(rel), after.entries.get(rel)
         if old is None and new is None:

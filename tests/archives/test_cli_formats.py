@@ -82,8 +82,8 @@ def test_two_builds_identical_through_the_cli(tmp_path: Path, profile: str) -> N
         records = {(r["path"], r["handler"]): r for r in json.loads(report.read_text())["files"]}
         assert records[("./usr/share/icons/broken.png", "png")]["outcome"] == "unsupported"
         assert records[("./usr/share/locale/broken.mo", "mo")]["outcome"] == "unsupported"
-        assert records[("/" + FILES[2], "png")]["outcome"] == "changed"
-        assert records[("/" + FILES[3], "javadoc")]["outcome"] == "changed"
+        assert records[("./" + FILES[2], "png")]["outcome"] == "changed"
+        assert records[("./" + FILES[3], "javadoc")]["outcome"] == "changed"
         mo = {
             r["path"]
             for r in records.values()

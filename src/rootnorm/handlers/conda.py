@@ -38,7 +38,8 @@ class CondaHandler(Handler):
     def inspect(self, item: Item) -> Decision:
         from rootnorm.formats import condastate  # only for a tree that has such a file
 
-        cache = item.inventory.lookup(_cache_rel(item.entry.rel))
+        cache_index = item.inventory.by_rel.get(_cache_rel(item.entry.rel), -1)
+        cache = item.inventory.entries[cache_index] if cache_index >= 0 else None
         if cache is None or not cache.is_file:
             return None  # a json of another kind, not a repodata state
         data = item.pread(item.entry.size, 0)
@@ -56,4 +57,5 @@ class CondaHandler(Handler):
                 f"{cache.mtime_ns} and {cache.size}: conda already discards it",
             )
         new = condastate.with_mtime(data, state, final)
-        return patch_or_rewrite(data, new, f"mtime_ns {state.mtime_ns} -> {final}")
+        # the cache keeps its mtime if this state cannot be written
+        return patch_or_rewrite(data, new, f"mtime_ns {state.mtime_ns} -> {final}", cache_index)

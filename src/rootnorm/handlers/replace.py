@@ -9,16 +9,18 @@ from rootnorm.decisions import Patch, Rewrite
 SECTOR = 512  # an aligned sector is written whole or not at all: small enough to patch in place
 
 
-def patch_or_rewrite(old: bytes, new: bytes, what: str) -> Patch | Rewrite:
+def patch_or_rewrite(
+    old: bytes, new: bytes, what: str, anchor: int | None = None
+) -> Patch | Rewrite:
     """A Patch when `new` has `old`'s length and every difference lies in one aligned
-    sector, else a Rewrite that writes `new`. `old != new`."""
+    sector, else a Rewrite that writes `new`. `old != new`. `anchor`: see Patch.anchor."""
     if len(old) == len(new):
         first = next(i for i in range(len(old)) if old[i] != new[i])
         last = next(i for i in range(len(old) - 1, -1, -1) if old[i] != new[i])
         if first // SECTOR == last // SECTOR:
-            return Patch(first, new[first : last + 1], what)
+            return Patch(first, new[first : last + 1], what, anchor=anchor)
 
     def produce(src: BinaryIO, dst: BinaryIO) -> None:
         dst.write(new)
 
-    return Rewrite(produce, what)
+    return Rewrite(produce, what, anchor)
