@@ -113,6 +113,11 @@ def related(rel: bytes, failing: bytes, ref: Reference) -> bool:
     is below it, its directory, its hard-link group, and one module's source and caches."""
     if rel == failing or rel.startswith(failing + b"/") or rel == os.path.dirname(failing):
         return True
+    if os.path.basename(failing) == b"__pycache__" and _module(rel) is not None:
+        # a cache in it may have failed: its source keeps its mtime (so it can be redone)
+        return os.path.dirname(rel) == os.path.dirname(failing)
+    if b"/fontconfig/cache/" in failing and rel.startswith(b"root/usr/share/fonts"):
+        return True  # a font cache that failed: its font directory keeps its mtime
     if any(rel in group and failing in group for group in ref.before.groups):
         return True
     return _module(rel) is not None and _module(rel) == _module(failing)
@@ -198,7 +203,7 @@ def case(base: Path, config: Config, ref: Reference, syscall: str, error: str, w
         result.problems.append(f"rerun exit {final.code}: {final.output.strip()[-300:]}")
     state = treestate.capture(top)
     result.problems += [f"temp file left after the rerun: {treestate.show(n)}"
-                        for n in treestate.temp_leftovers(state)]  # fmt: skip
+                        for n in treestate.own_leftovers(state)]  # fmt: skip
     result.problems += [f"not converged: {line}"
                         for line in treestate.differences(ref.after, state, None)]  # fmt: skip
     return result
@@ -239,7 +244,7 @@ def signal_case(
         result.problems.append(f"rerun exit {final.code}: {final.output.strip()[-300:]}")
     killed, state = state, treestate.capture(top)
     result.problems += [f"temp file left after the rerun: {treestate.show(n)}"
-                        for n in treestate.temp_leftovers(state)]  # fmt: skip
+                        for n in treestate.own_leftovers(state)]  # fmt: skip
     result.problems += [f"not converged: {line}"
                         for line in treestate.differences(ref.after, state, killed)]  # fmt: skip
     return result

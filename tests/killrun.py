@@ -155,7 +155,7 @@ def trial(
         result.problems.append(f"rerun exit {final.code}: {final.output.strip()[-300:]}")
     killed, state = state, treestate.capture(top)
     result.problems += [f"temp file left after the rerun: {treestate.show(n)}"
-                        for n in treestate.temp_leftovers(state)]  # fmt: skip
+                        for n in treestate.own_leftovers(state)]  # fmt: skip
     result.problems += [f"not converged: {line}" for line in
                         treestate.differences(ref.after, state, killed)]  # fmt: skip
     return result

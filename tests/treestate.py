@@ -163,7 +163,12 @@ def differences_by_name(
 
 
 def temp_leftovers(state: TreeState) -> list[bytes]:
-    """Names matching rootnorm's temp-file or journal pattern, whatever their type."""
+    """Names matching rootnorm's temp-file pattern, whatever their type."""
+    return sorted(rel for rel in state.entries if TEMP_NAME.fullmatch(os.path.basename(rel)))
+
+
+def own_leftovers(state: TreeState) -> list[bytes]:
+    """Temp files and journals of rootnorm's: none may stay after a complete run."""
     return sorted(rel for rel in state.entries if own(rel))
 
 

@@ -27,6 +27,7 @@ from rootnorm.writer import Writer
 MIN_HEAVY = 16  # fewer costly files than this are not worth forking workers for
 Candidate = tuple[int, tuple[int, ...]]  # entry index, indices of the handlers that want it
 NOT_REGULAR = "not a regular file; not opened"
+STOPPED_JOURNAL = "journal of a stopped run: its work is finished"
 HELD = "mtime kept: a file whose validity rests on it could not be updated"
 UNCERTAIN = (
     "left as it was: a name of this tree could not be read, and may be a hard link to this "
@@ -115,17 +116,18 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     journal = None if run.check else _journal(run, inventory)
     with Writer(inventory, journal) as writer:
         report.add(recover(inventory, writer, final_ns, run.check))
-    candidates, odd = _candidates(run, inventory)
+    held: list[int] = []
+    candidates, odd = _candidates(run, inventory, held)
     report.add(odd)
     report.inspected = len(candidates)
     progress.start(len(candidates))
     heavy = _costly(run, inventory, candidates) if run.jobs > 1 else []
     if len(heavy) >= MIN_HEAVY:
-        held = _content_parallel(run, inventory, candidates, heavy, report, progress, journal)
+        held += _content_parallel(run, inventory, candidates, heavy, report, progress, journal)
     else:
         result = _content(run, inventory, candidates, progress, journal)
         result.add_to(report)
-        held = result.held
+        held += result.held
     _finish(run, inventory, report, journal, set(held))
 
 
@@ -159,22 +161,33 @@ def _finish(
         writer.sync()
         _report_unsynced(inventory, writer, report)
         journal.close()
-        removing = not report.failed and (inventory.journals or journal.written)
-        homes = {journal.dir_index, *(dir_index for _, dir_index in inventory.journals)}
-        try:
-            if removing:
-                names = {(journal.dir_index, journal.name)}
-                names.update((d, rel[rel.rfind(b"/") + 1 :]) for rel, d in inventory.journals)
-                for dir_index, name in sorted(names):
+        if not report.failed and (inventory.journals or journal.written):
+            names = {(journal.dir_index, journal.name)}
+            names.update((d, rel[rel.rfind(b"/") + 1 :]) for rel, d in inventory.journals)
+            for dir_index, name in sorted(names):
+                rel = _child(inventory.entries[dir_index].rel, name)
+                try:
                     os.unlink(name, dir_fd=writer.dirs.get(dir_index))
-            for dir_index in sorted(homes):
+                except OSError as exc:
+                    report.add([Record(rel, "journal", Outcome.FAILED, _why(exc))])
+                    continue
+                if (rel, dir_index) in inventory.journals:
+                    report.add([Record(rel, "journal", Outcome.REMOVED, STOPPED_JOURNAL)])
+        for dir_index in sorted({journal.dir_index, *(d for _, d in inventory.journals)}):
+            # removing the journal changed its directory's mtime (creating it did too)
+            mtime = inventory.entries[dir_index].mtime_ns
+            try:
                 fd = writer.dirs.get(dir_index)
-                mtime = inventory.entries[dir_index].mtime_ns
                 if os.fstat(fd).st_mtime_ns != mtime:
                     os.utime(fd, ns=(mtime, mtime))
                     os.fsync(fd)
-        except OSError as exc:
-            report.add([Record(journal.name, "journal", Outcome.FAILED, _why(exc))])
+            except OSError as exc:
+                rel = inventory.entries[dir_index].rel
+                report.add([Record(rel, "journal", Outcome.FAILED, _why(exc))])
+
+
+def _child(directory: bytes, name: bytes) -> bytes:
+    return directory + b"/" + name if directory else name
 
 
 def _report_unsynced(inventory: Inventory, writer: Writer, report: Report) -> None:
@@ -212,9 +225,12 @@ def _asked(run: Run) -> tuple[dict[bytes, tuple[int, ...]], tuple[int, ...]]:
     return table, tuple(always)
 
 
-def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[Record]]:
+def _candidates(
+    run: Run, inventory: Inventory, held: list[int] | None = None
+) -> tuple[list[Candidate], list[Record]]:
     """In one pass: the regular files (one name per inode) that content handlers want, and
-    the FIFOs, sockets, devices and directories named like something a handler wants."""
+    the FIFOs, sockets, devices and directories named like something a handler wants. The
+    anchors of files left as they were (see `uncertain`) go to `held`."""
     found: list[Candidate] = []
     odd: list[Record] = []
     if not run.content:
@@ -241,6 +257,9 @@ def _candidates(run: Run, inventory: Inventory) -> tuple[list[Candidate], list[R
         elif inventory.is_primary(index):
             if inventory.unread_inodes and inventory.uncertain(index):
                 odd.append(Record(entry.rel, handlers_[wanted[0]].name, Outcome.FAILED, UNCERTAIN))
+                anchors = (handlers_[k].anchor(inventory, index) for k in wanted)
+                if held is not None:
+                    held.extend(a for a in anchors if a is not None)
                 continue
             found.append((index, shared.setdefault(wanted, wanted)))
     return found, odd
