@@ -128,7 +128,7 @@ def _named(failing: bytes, output: str, ref: Reference) -> bool:
     directory, reached and checked for each entry below it) an entry below it."""
     names = {failing}.union(*(g for g in ref.before.groups if failing in g))
     names.update(rel for rel in ref.before.entries if rel.startswith(failing + b"/"))
-    shown = [rel[len(b"root") :] or b"/" for rel in names if rel.startswith(b"root")]
+    shown = [rel[len(b"root") :] or b"." for rel in names if rel.startswith(b"root")]
     forms = {
         form
         for raw in shown
