@@ -114,7 +114,6 @@ class Journal:
         self.dir_index = dir_index
         self._fd = -1
         self._pid = -1
-        self.written = False  # this process appended to it
 
     @classmethod
     def new(cls, dir_index: int, dir_mtime_ns: int) -> Journal:
@@ -148,7 +147,6 @@ class Journal:
         they announce is made, so that change is then not made either."""
         if os.write(self._fd, records) != len(records):
             raise OSError(28, "short write to the journal")
-        self.written = True
 
     def close(self) -> None:
         if self._fd >= 0 and self._pid == os.getpid():

@@ -161,13 +161,22 @@ def _finish(
         writer.sync()
         _report_unsynced(inventory, writer, report)
         journal.close()
-        if not report.failed and (inventory.journals or journal.written):
+        if not report.failed:
+            # --jobs workers may have made it without this process writing to it
             names = {(journal.dir_index, journal.name)}
             names.update((d, rel[rel.rfind(b"/") + 1 :]) for rel, d in inventory.journals)
             for dir_index, name in sorted(names):
                 rel = _child(inventory.entries[dir_index].rel, name)
                 try:
-                    os.unlink(name, dir_fd=writer.dirs.get(dir_index))
+                    fd = writer.dirs.get(dir_index)
+                    os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # nothing was written (and a read-only tree stays untouched)
+                except OSError as exc:
+                    report.add([Record(rel, "journal", Outcome.FAILED, _why(exc))])
+                    continue
+                try:
+                    os.unlink(name, dir_fd=fd)
                 except OSError as exc:
                     report.add([Record(rel, "journal", Outcome.FAILED, _why(exc))])
                     continue
