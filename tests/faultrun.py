@@ -113,6 +113,8 @@ def related(rel: bytes, failing: bytes, ref: Reference) -> bool:
     is below it, its directory, its hard-link group, and one module's source and caches."""
     if rel == failing or rel.startswith(failing + b"/") or rel == os.path.dirname(failing):
         return True
+    if treestate.own(failing):
+        return True  # the journal: the change it was to announce (named in the output) is not made
     if os.path.basename(failing) == b"__pycache__" and _module(rel) is not None:
         # a cache in it may have failed: its source keeps its mtime (so it can be redone)
         return os.path.dirname(rel) == os.path.dirname(failing)

@@ -33,7 +33,7 @@ UNREAD_FONT_CACHE = (
     "inside it, so that directory still gets its new mtime and the cache stays stale"
 )
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("pread64", "EIO", "first"): UNREAD_FONT_CACHE,
+    **{("pread64", error, "first"): UNREAD_FONT_CACHE for error in ERRNOS},
     ("pread64", "EIO", "fontconfig-cache"): UNREAD_FONT_CACHE,
 }
 

@@ -29,7 +29,7 @@ import xattr
 from rootnorm import stopping
 from rootnorm.decisions import Patch
 from rootnorm.dirfds import DirFds, Raced, close_quietly, same_inode
-from rootnorm.inventory import Entry, Inventory
+from rootnorm.inventory import Entry, Inventory, shown
 from rootnorm.journal import Journal
 from rootnorm.safeopen import READ_FLAGS, open_file
 
@@ -94,10 +94,15 @@ class Writer:
         journal = self.journal
         if journal is None or not (records or dirs):
             return
-        if journal.open(self.dirs.get(journal.dir_index)):
-            self._settle_dir(journal.dir_index)  # the journal's name holds its original mtime
-        if records:
-            journal.append(records)
+        try:
+            if journal.open(self.dirs.get(journal.dir_index)):
+                self._settle_dir(journal.dir_index)  # the journal's name holds its original mtime
+            if records:
+                journal.append(records)
+        except OSError as exc:
+            home = self.inventory.entries[journal.dir_index].rel
+            path = shown(home + b"/" + journal.name if home else journal.name)
+            raise OSError(exc.errno, f"cannot write the journal {path}: {exc.strerror}") from None
         self._noted.update(dirs)
 
     def _record_dirs(self, index: int) -> None:
