@@ -116,6 +116,7 @@ def _execute(run: Run, root: str, report: Report, progress: Progress) -> None:
     journal = None if run.check else _journal(run, inventory)
     with Writer(inventory, journal) as writer:
         report.add(recover(inventory, writer, final_ns, run.check))
+        report.add(_synced(inventory, writer))
     held: list[int] = []
     candidates, odd = _candidates(run, inventory, held)
     report.add(odd)
@@ -158,8 +159,7 @@ def _finish(
             _mtimes(run, run.mtime, inventory, report, writer, held)
         if journal is None:  # --check
             return
-        writer.sync()
-        _report_unsynced(inventory, writer, report)
+        report.add(_synced(inventory, writer))
         journal.close()
         if not report.failed:
             # --jobs workers may have made it without this process writing to it
@@ -199,17 +199,17 @@ def _child(directory: bytes, name: bytes) -> bytes:
     return directory + b"/" + name if directory else name
 
 
-def _report_unsynced(inventory: Inventory, writer: Writer, report: Report) -> None:
-    report.add(
+def _synced(inventory: Inventory, writer: Writer) -> list[Record]:
+    """fsync the directories `writer` changed; a record for each that failed."""
+    return [
         Record(
             inventory.entries[index].rel,
             "writer",
             Outcome.FAILED,
             f"cannot make the changes in this directory durable (fsync): {_why(exc)}",
         )
-        for index, exc in writer.unsynced_failures
-    )
-    writer.unsynced_failures.clear()
+        for index, exc in writer.sync()
+    ]
 
 
 def _costly(run: Run, inventory: Inventory, candidates: list[Candidate]) -> list[Candidate]:
@@ -283,19 +283,9 @@ def _content(
 ) -> ChunkResult:
     """Inspect and write `candidates`; a signal stops it between two files."""
     result = ChunkResult()
-    entries = inventory.entries
     with Writer(inventory, journal) as writer:
         _each_file(run, inventory, candidates, progress, writer, result)
-        writer.sync()
-        result.records.extend(
-            Record(
-                entries[index].rel,
-                "writer",
-                Outcome.FAILED,
-                f"cannot make the changes in this directory durable (fsync): {_why(exc)}",
-            )
-            for index, exc in writer.unsynced_failures
-        )
+        result.records.extend(_synced(inventory, writer))
     return result
 
 

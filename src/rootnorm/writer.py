@@ -67,8 +67,6 @@ class Writer:
         self.dirs = DirFds(inventory.root, inventory.entries)
         self._unsynced: set[int] = set()
         self._noted: set[int] = set()  # directories whose original mtime is in the journal
-        # directories whose fsync failed, with why: the renames in them may not be durable
-        self.unsynced_failures: list[tuple[int, OSError]] = []
 
     def __enter__(self) -> Writer:
         return self
@@ -79,14 +77,17 @@ class Writer:
         finally:
             self.dirs.close()
 
-    def sync(self) -> None:
-        """fsync every directory changed so far; a failure is kept, not raised."""
+    def sync(self) -> list[tuple[int, OSError]]:
+        """fsync every directory changed so far; the directories that failed (the renames in
+        them may not be durable), with why, are returned, not raised."""
+        failed = []
         for dir_index in sorted(self._unsynced):
             try:
                 os.fsync(self.dirs.get(dir_index))
             except OSError as exc:
-                self.unsynced_failures.append((dir_index, exc))
+                failed.append((dir_index, exc))
         self._unsynced.clear()
+        return failed
 
     def _record(self, records: bytes, dirs: Sequence[int] = ()) -> None:
         """Append to the journal before the change the records announce; `dirs` are the
@@ -225,17 +226,22 @@ class Writer:
 
     def _move_other_names(self, index: int, dir_fd: int) -> None:
         """After `index` was renamed to a new inode: re-link its other names, settle the dirs."""
-        inventory = self.inventory
-        entry = inventory.entries[index]
-        touched = {entry.parent}
+        others = [i for i in self.inventory.names_of(index) if i != index]
+        self._link_names(index, dir_fd, others)
+
+    def _link_names(self, first: int, dir_fd: int, others: Sequence[int]) -> None:
+        """Point each of `others` at the inode `first` names (in directory `dir_fd`), and give
+        every directory touched back its mtime."""
+        entries = self.inventory.entries
+        first_entry = entries[first]
+        touched = {first_entry.parent, *(entries[i].parent for i in others)}
+        self._record_dir(*touched)
         # Our own copy of the first name's directory fd: the other names' directories pass
         # through the cache, which may close the cached one (or reuse its number) meanwhile.
         first_dir_fd = os.dup(dir_fd)
         try:
-            for other in inventory.names_of(index):
-                if other != index:
-                    touched.add(inventory.entries[other].parent)
-                    self._relink(entry, first_dir_fd, inventory.entries[other])
+            for other in others:
+                self._relink(first_entry, first_dir_fd, entries[other])
         finally:
             os.close(first_dir_fd)
             for dir_index in touched:
@@ -300,16 +306,7 @@ class Writer:
         inventory = self.inventory
         entries = inventory.entries
         first_entry = entries[first]
-        first_dir_fd = os.dup(self.dirs.get(first_entry.parent))
-        touched = {entries[i].parent for i in others}
-        self._record_dir(*touched)
-        try:
-            for other in others:
-                self._relink(first_entry, first_dir_fd, entries[other])
-        finally:
-            os.close(first_dir_fd)
-            for dir_index in touched:
-                self._settle_dir(dir_index)
+        self._link_names(first, self.dirs.get(first_entry.parent), others)
         old_key = entries[others[0]].key
         names = [*inventory.names_of(first), *others]
         old_names = inventory.links.get(old_key)
@@ -345,8 +342,8 @@ class Writer:
         get_dir = self.dirs.get
         utime = os.utime
         for index, new in zip(indices, news):
-            if stopping.requested:
-                raise stopping.Stopped(stopping.requested)
+            if stopping.requested:  # one look per entry: the common case costs no call
+                stopping.check()
             entry = entries[index]
             rel = entry.rel
             try:
